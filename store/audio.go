@@ -1,0 +1,52 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Audio is a stored clip: a learner's upload or a tutor's reply.
+type Audio struct {
+	ID        string    `db:"id"`
+	Mime      string    `db:"mime"`
+	Data      []byte    `db:"data"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+const saveAudioSQL = `INSERT INTO audio_clips (user_id, mime, data) VALUES (NULLIF($1, '')::uuid, $2, $3) RETURNING id`
+
+// SaveAudio stores a clip and returns its id: a random UUID, so that the id is the capability
+// to fetch it.
+func (s *Store) SaveAudio(ctx context.Context, userID, mime string, data []byte) (string, error) {
+	var id string
+	if err := s.db.GetContext(ctx, &id, saveAudioSQL, userID, mime, data); err != nil {
+		return "", fmt.Errorf("store: save audio: %w", err)
+	}
+	return id, nil
+}
+
+const audioSQL = `SELECT id, mime, data, created_at FROM audio_clips WHERE id = $1 AND created_at > $2`
+
+// Audio returns a clip younger than notBefore, or ErrNotFound.
+func (s *Store) Audio(ctx context.Context, id string, notBefore time.Time) (Audio, error) {
+	var a Audio
+	if err := s.db.GetContext(ctx, &a, audioSQL, id, notBefore); err != nil {
+		if isInvalidInput(err) {
+			return Audio{}, ErrNotFound
+		}
+		return Audio{}, notFound(err)
+	}
+	return a, nil
+}
+
+const purgeAudioSQL = `DELETE FROM audio_clips WHERE created_at < $1`
+
+// PurgeAudio deletes clips created before before and returns how many.
+func (s *Store) PurgeAudio(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, purgeAudioSQL, before)
+	if err != nil {
+		return 0, fmt.Errorf("store: purge audio: %w", err)
+	}
+	return res.RowsAffected()
+}

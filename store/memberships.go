@@ -1,0 +1,290 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Membership is a user's right to use the tutor under a plan. Remaining counts nil mean
+// unlimited. Status is derived: active, expired, revoked or exhausted.
+type Membership struct {
+	ID                    string     `db:"id" json:"id"`
+	UserID                string     `db:"user_id" json:"userId"`
+	PlanID                string     `db:"plan_id" json:"planId"`
+	StartedAt             time.Time  `db:"started_at" json:"startedAt"`
+	ExpiresAt             time.Time  `db:"expires_at" json:"expiresAt"`
+	RemainingChatUses     *int       `db:"remaining_chat_uses" json:"remainingChatUses"`
+	RemainingAnalysisUses *int       `db:"remaining_analysis_uses" json:"remainingAnalysisUses"`
+	GrantedByAdmin        bool       `db:"granted_by_admin" json:"grantedByAdmin"`
+	IsExpired             bool       `db:"is_expired" json:"isExpired"`
+	RevokedAt             *time.Time `db:"revoked_at" json:"revokedAt"`
+	CreatedAt             time.Time  `db:"created_at" json:"createdAt"`
+	Plan                  Plan       `db:"plan" json:"plan"`
+	Status                string     `db:"-" json:"status"`
+}
+
+// Membership statuses.
+const (
+	StatusActive    = "active"
+	StatusExpired   = "expired"
+	StatusRevoked   = "revoked"
+	StatusExhausted = "exhausted"
+)
+
+// Usable says why the membership cannot pay for a chat turn at now, or nil when it can.
+func (m *Membership) Usable(now time.Time) error {
+	switch {
+	case m.RevokedAt != nil:
+		return ErrMembershipRevoked
+	case m.IsExpired || !m.ExpiresAt.After(now):
+		return ErrMembershipExpired
+	case m.RemainingChatUses != nil && *m.RemainingChatUses <= 0:
+		return ErrQuotaExhausted
+	}
+	return nil
+}
+
+func (m *Membership) fill(now time.Time) {
+	m.Plan.fill()
+	switch m.Usable(now) {
+	case nil:
+		m.Status = StatusActive
+	case ErrMembershipRevoked:
+		m.Status = StatusRevoked
+	case ErrMembershipExpired:
+		m.Status = StatusExpired
+	default:
+		m.Status = StatusExhausted
+	}
+}
+
+const membershipSelect = `
+SELECT m.id, m.user_id, m.plan_id, m.started_at, m.expires_at, m.remaining_chat_uses,
+       m.remaining_analysis_uses, m.granted_by_admin, m.is_expired, m.revoked_at, m.created_at,
+       p.id AS "plan.id", p.name AS "plan.name", p.description AS "plan.description",
+       p.duration_days AS "plan.duration_days", p.chat_uses AS "plan.chat_uses",
+       p.analysis_uses AS "plan.analysis_uses", p.target AS "plan.target", p.price AS "plan.price",
+       p.currency AS "plan.currency", p.created_at AS "plan.created_at", p.deleted_at AS "plan.deleted_at"
+FROM memberships m JOIN membership_plans p ON p.id = m.plan_id`
+
+const membershipsByUserSQL = membershipSelect + `
+WHERE m.user_id = $1
+ORDER BY m.created_at DESC, m.id`
+
+// MembershipsByUser returns all of the user's memberships with their plans, newest first.
+func (s *Store) MembershipsByUser(ctx context.Context, userID string) ([]Membership, error) {
+	ms := []Membership{}
+	if err := s.db.SelectContext(ctx, &ms, membershipsByUserSQL, userID); err != nil {
+		return nil, fmt.Errorf("store: memberships of %s: %w", userID, err)
+	}
+	now := s.now()
+	for i := range ms {
+		ms[i].fill(now)
+	}
+	return ms, nil
+}
+
+const membershipByIDSQL = membershipSelect + ` WHERE m.id = $1`
+
+func (s *Store) membershipByID(ctx context.Context, q getter, id string) (Membership, error) {
+	var m Membership
+	if err := q.GetContext(ctx, &m, membershipByIDSQL, id); err != nil {
+		if isInvalidInput(err) {
+			return Membership{}, ErrNotFound
+		}
+		return Membership{}, notFound(err)
+	}
+	m.fill(s.now())
+	return m, nil
+}
+
+// UserMembership returns the membership when it is the user's: ErrNotFound when it does not
+// exist, ErrForbidden when it is someone else's.
+func (s *Store) UserMembership(ctx context.Context, userID, membershipID string) (Membership, error) {
+	m, err := s.membershipByID(ctx, s.db, membershipID)
+	if err != nil {
+		return Membership{}, err
+	}
+	if m.UserID != userID {
+		return Membership{}, ErrForbidden
+	}
+	return m, nil
+}
+
+// PurchaseResult is a bought membership; Replayed is set when an earlier request with the same
+// idempotency key had already bought it.
+type PurchaseResult struct {
+	Membership Membership
+	Replayed   bool
+}
+
+const purchaseLockSQL = `SELECT pg_try_advisory_xact_lock(hashtextextended('aitutor.purchase:' || $1 || ':' || $2, 0))`
+
+const purchaseByKeySQL = `SELECT membership_id, request_hash FROM purchases WHERE user_id = $1 AND idempotency_key = $2`
+
+const purchaseInsertSQL = `
+INSERT INTO purchases (user_id, plan_id, membership_id, price, currency, idempotency_key, request_hash)
+VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7)`
+
+// Purchase buys planID for userID: one transaction creates the membership and the purchase row.
+// With an idempotency key, a retry returns the first purchase's membership (Replayed), the same
+// key for another plan is ErrIdempotencyReused, and a retry while the first is still running is
+// ErrIdempotencyBusy. Deleted plans are ErrPlanNotForSale and plans for the other customer type
+// ErrPlanTarget.
+func (s *Store) Purchase(ctx context.Context, userID, planID, idempotencyKey string) (PurchaseResult, error) {
+	requestHash := "plan:" + planID
+	var res PurchaseResult
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if idempotencyKey != "" {
+			var locked bool
+			if err := tx.GetContext(ctx, &locked, purchaseLockSQL, userID, idempotencyKey); err != nil {
+				return err
+			}
+			if !locked {
+				return ErrIdempotencyBusy
+			}
+			var prev struct {
+				MembershipID string `db:"membership_id"`
+				RequestHash  string `db:"request_hash"`
+			}
+			err := tx.GetContext(ctx, &prev, purchaseByKeySQL, userID, idempotencyKey)
+			switch {
+			case err == nil:
+				if prev.RequestHash != requestHash {
+					return ErrIdempotencyReused
+				}
+				m, err := s.membershipByID(ctx, tx, prev.MembershipID)
+				res = PurchaseResult{Membership: m, Replayed: true}
+				return err
+			case !errors.Is(notFound(err), ErrNotFound):
+				return err
+			}
+		}
+		var user User
+		if err := tx.GetContext(ctx, &user, userByIDSQL, userID); err != nil {
+			return notFound(err)
+		}
+		var plan Plan
+		if err := tx.GetContext(ctx, &plan, planByIDSQL+` FOR SHARE`, planID); err != nil {
+			if isInvalidInput(err) {
+				return ErrNotFound
+			}
+			return notFound(err)
+		}
+		if plan.DeletedAt != nil {
+			return ErrPlanNotForSale
+		}
+		if plan.Target != user.CustomerType {
+			return ErrPlanTarget
+		}
+		id, err := s.insertMembership(ctx, tx, userID, plan, "")
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, purchaseInsertSQL, userID, plan.ID, id, plan.Price, plan.Currency, idempotencyKey, requestHash); err != nil {
+			if isUniqueViolation(err, "purchases_idempotency_key") {
+				return ErrIdempotencyBusy
+			}
+			return err
+		}
+		m, err := s.membershipByID(ctx, tx, id)
+		res = PurchaseResult{Membership: m}
+		return err
+	})
+	if err != nil {
+		return PurchaseResult{}, fmt.Errorf("store: purchase plan %s: %w", planID, err)
+	}
+	return res, nil
+}
+
+const insertMembershipSQL = `
+INSERT INTO memberships (user_id, plan_id, started_at, expires_at, remaining_chat_uses,
+                         remaining_analysis_uses, granted_by_admin, granted_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7 <> '', NULLIF($7, '')::uuid)
+RETURNING id`
+
+// insertMembership starts a membership of plan now; grantedBy is the admin's id, or empty for a
+// purchase.
+func (s *Store) insertMembership(ctx context.Context, tx *sqlx.Tx, userID string, plan Plan, grantedBy string) (string, error) {
+	start := s.now()
+	end := start.AddDate(0, 0, plan.DurationDays)
+	var id string
+	err := tx.GetContext(ctx, &id, insertMembershipSQL, userID, plan.ID, start, end, plan.ChatUses, plan.AnalysisUses, grantedBy)
+	return id, err
+}
+
+// AssignPlan grants planID to userID on behalf of adminID, whatever the plan's target. Deleted
+// plans are ErrPlanNotForSale.
+func (s *Store) AssignPlan(ctx context.Context, adminID, userID, planID string) (Membership, error) {
+	var m Membership
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var exists bool
+		if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, userID); err != nil {
+			return err
+		}
+		if !exists {
+			return ErrNotFound
+		}
+		var plan Plan
+		if err := tx.GetContext(ctx, &plan, planByIDSQL+` FOR SHARE`, planID); err != nil {
+			return notFound(err)
+		}
+		if plan.DeletedAt != nil {
+			return ErrPlanNotForSale
+		}
+		id, err := s.insertMembership(ctx, tx, userID, plan, adminID)
+		if err != nil {
+			return err
+		}
+		m, err = s.membershipByID(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return Membership{}, fmt.Errorf("store: assign plan %s to %s: %w", planID, userID, err)
+	}
+	return m, nil
+}
+
+const revokeSQL = `
+UPDATE memberships SET revoked_at = COALESCE(revoked_at, $3), revoked_by = COALESCE(revoked_by, $4)
+WHERE id = $1 AND user_id = $2
+RETURNING id`
+
+// RevokeMembership soft-deletes the user's membership on behalf of adminID: it stops paying for
+// turns, and its history stays. Revoking twice keeps the first revocation.
+func (s *Store) RevokeMembership(ctx context.Context, adminID, userID, membershipID string) (Membership, error) {
+	var id string
+	if err := s.db.GetContext(ctx, &id, revokeSQL, membershipID, userID, s.now(), adminID); err != nil {
+		if isInvalidInput(err) {
+			return Membership{}, ErrNotFound
+		}
+		return Membership{}, fmt.Errorf("store: revoke membership %s: %w", membershipID, notFound(err))
+	}
+	return s.membershipByID(ctx, s.db, id)
+}
+
+// Expired is a membership that ExpireMemberships marked.
+type Expired struct {
+	ID        string    `db:"id"`
+	UserID    string    `db:"user_id"`
+	ExpiresAt time.Time `db:"expires_at"`
+}
+
+const expireSQL = `
+UPDATE memberships SET is_expired = true
+WHERE NOT is_expired AND expires_at <= $1
+RETURNING id, user_id, expires_at`
+
+// ExpireMemberships marks every membership whose expiry is at or before now as expired and
+// returns those it changed. Running it again changes nothing.
+func (s *Store) ExpireMemberships(ctx context.Context, now time.Time) ([]Expired, error) {
+	out := []Expired{}
+	if err := s.db.SelectContext(ctx, &out, expireSQL, now); err != nil {
+		return nil, fmt.Errorf("store: expire memberships: %w", err)
+	}
+	return out, nil
+}

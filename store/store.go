@@ -1,0 +1,124 @@
+// Package store is aitutor's PostgreSQL storage. Every SQL statement of the project lives in this
+// package, next to the method that runs it. Money and quota changes are single statements or one
+// transaction, and the schema enforces the invariants as well (see migrations/).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Domain errors. The server maps them to HTTP statuses and error codes in one place.
+var (
+	ErrNotFound          = errors.New("not found")
+	ErrEmailTaken        = errors.New("email already registered")
+	ErrForbidden         = errors.New("not allowed")
+	ErrQuotaExhausted    = errors.New("no chat uses left on this membership")
+	ErrMembershipExpired = errors.New("membership expired")
+	ErrMembershipRevoked = errors.New("membership revoked")
+	ErrPlanNotForSale    = errors.New("plan is not for sale")
+	ErrPlanTarget        = errors.New("plan is not sold to this customer type")
+	ErrIdempotencyReused = errors.New("idempotency key was used with a different request")
+	ErrIdempotencyBusy   = errors.New("a request with this idempotency key is still in flight")
+	ErrAlreadyRefunded   = errors.New("charge already refunded")
+	ErrAlreadyRevoked    = errors.New("membership already revoked")
+)
+
+// Store is the PostgreSQL storage. It is safe for concurrent use.
+type Store struct {
+	db  *sqlx.DB
+	now func() time.Time
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock makes the store use now instead of time.Now for the times it writes and compares
+// (membership start and expiry, charges). Tests drive it with a fake clock.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// Pool sizes the connection pool.
+func Pool(maxOpen int) Option {
+	return func(s *Store) {
+		s.db.SetMaxOpenConns(maxOpen)
+		s.db.SetMaxIdleConns(maxOpen)
+	}
+}
+
+// Open connects to the database at url and checks that it answers.
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers (readiness).
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// DB exposes the pool to the migration runner and to tests.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.now() }
+
+// inTx runs fn in a transaction, committing when it returns nil and rolling back otherwise.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// notFound turns sql.ErrNoRows into ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// isUniqueViolation reports whether err is a unique_violation on the named constraint or index
+// (any, when name is empty).
+func isUniqueViolation(err error, name string) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
+		return name == "" || pqErr.Constraint == name
+	}
+	return false
+}
+
+// isInvalidInput reports whether err is PostgreSQL refusing a value: a malformed uuid (22P02) or
+// a violated CHECK constraint (23514).
+func isInvalidInput(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && (pqErr.Code == "22P02" || pqErr.Code == "23514")
+}
