@@ -151,3 +151,17 @@ func (s *Store) TurnMetrics(ctx context.Context, since time.Time) ([]DayMetrics,
 	}
 	return out, nil
 }
+
+const conversationByIDSQL = `SELECT id, user_id, membership_id, channel, level, topic, created_at FROM conversations WHERE id = $1`
+
+// ConversationByID returns the conversation or ErrNotFound.
+func (s *Store) ConversationByID(ctx context.Context, id string) (Conversation, error) {
+	var c Conversation
+	if err := s.db.GetContext(ctx, &c, conversationByIDSQL, id); err != nil {
+		if isInvalidInput(err) {
+			return Conversation{}, ErrNotFound
+		}
+		return Conversation{}, notFound(err)
+	}
+	return c, nil
+}

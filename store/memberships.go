@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Membership is a user's right to use the tutor under a plan. Remaining counts nil mean
@@ -285,6 +286,25 @@ func (s *Store) ExpireMemberships(ctx context.Context, now time.Time) ([]Expired
 	out := []Expired{}
 	if err := s.db.SelectContext(ctx, &out, expireSQL, now); err != nil {
 		return nil, fmt.Errorf("store: expire memberships: %w", err)
+	}
+	return out, nil
+}
+
+const membershipsByUsersSQL = membershipSelect + `
+WHERE m.user_id = ANY($1::uuid[])
+ORDER BY m.created_at DESC, m.id`
+
+// MembershipsByUsers returns the memberships of several users, keyed by user id.
+func (s *Store) MembershipsByUsers(ctx context.Context, userIDs []string) (map[string][]Membership, error) {
+	ms := []Membership{}
+	if err := s.db.SelectContext(ctx, &ms, membershipsByUsersSQL, pq.Array(userIDs)); err != nil {
+		return nil, fmt.Errorf("store: memberships of %d users: %w", len(userIDs), err)
+	}
+	now := s.now()
+	out := make(map[string][]Membership, len(userIDs))
+	for _, m := range ms {
+		m.fill(now)
+		out[m.UserID] = append(out[m.UserID], m)
 	}
 	return out, nil
 }

@@ -1,0 +1,40 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// audio: GET /api/audio/:id — anyone who holds the id. Ids are random UUIDs handed only to the
+// clip's owner (ttsUrl, userAudioUrl, response.done), so the id is the capability; audio
+// elements cannot send a bearer token. Clips older than AUDIO_RETENTION are gone (404).
+// Supports Range requests (http.ServeContent), which media elements use.
+func (s *Server) audio(c echo.Context) error {
+	id := c.Param("id")
+	if err := validUUID("id", id); err != nil {
+		return newError(http.StatusNotFound, "not_found", "no such audio")
+	}
+	a, err := s.store.Audio(c.Request().Context(), id, s.now().Add(-s.cfg.AudioRetention))
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, a.Mime)
+	h.Set("Cache-Control", "private, max-age=86400, immutable")
+	http.ServeContent(c.Response(), c.Request(), "", a.CreatedAt, bytes.NewReader(a.Data))
+	return nil
+}
+
+// audioURL is the absolute URL of a stored clip, from PUBLIC_URL or the request.
+func (s *Server) audioURL(c echo.Context, id string) string {
+	if id == "" {
+		return ""
+	}
+	base := s.cfg.PublicURL
+	if base == "" {
+		base = c.Scheme() + "://" + c.Request().Host
+	}
+	return base + "/api/audio/" + id
+}

@@ -1,0 +1,296 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// AI providers.
+const (
+	ProviderOpenAI  = "openai"
+	ProviderOffline = "offline"
+	ProviderSim     = "sim"
+)
+
+// devJWTSecret signs tokens when APP_ENV=development and JWT_SECRET is unset.
+const devJWTSecret = "aitutor-development-secret-do-not-use-in-production"
+
+// Config is the whole configuration, read from the environment once in main and passed down.
+type Config struct {
+	Env  string // APP_ENV: development or production
+	Port int    // PORT
+
+	DatabaseURL string // DATABASE_URL, or built from DB_HOST, DB_PORT, ...
+
+	JWTSecret      []byte        // JWT_SECRET
+	JWTSecretIsDev bool          // the fixed development secret is in use
+	TokenTTL       time.Duration // JWT_TTL
+
+	AIProvider    string // AI_PROVIDER: openai, offline or sim
+	OpenAIKey     string // OPENAI_API_KEY
+	OpenAIBaseURL string // OPENAI_BASE_URL
+	ChatModel     string // CHAT_MODEL
+	STTModel      string // STT_MODEL
+	TTSModel      string // TTS_MODEL
+	TTSVoice      string // TTS_VOICE
+	SimProfile    string // SIM_PROFILE: latency profile of the built-in simulator
+
+	EspeakVoice string // ESPEAK_VOICE: offline TTS voice
+	EspeakSpeed int    // ESPEAK_SPEED: offline TTS words per minute
+
+	ExpiryCron     string        // MEMBERSHIP_EXPIRY_CRON
+	AllowedOrigins []string      // ALLOWED_ORIGINS; empty means same origin only
+	AudioRetention time.Duration // AUDIO_RETENTION
+	PublicURL      string        // PUBLIC_URL: base of the audio URLs; from the request when empty
+
+	SessionIdleTimeout time.Duration // SESSION_IDLE_TIMEOUT
+	SessionMaxDuration time.Duration // SESSION_MAX_DURATION
+	MaxSessions        int           // MAX_SESSIONS: concurrent WebSocket sessions per instance
+	ShutdownTimeout    time.Duration // SHUTDOWN_TIMEOUT
+	AuthRateLimit      float64       // AUTH_RATE_LIMIT: sign-in/sign-up requests per second per client IP
+	LogLevel           string        // LOG_LEVEL
+	LogFormat          string        // LOG_FORMAT: json or text
+}
+
+// Development reports whether APP_ENV=development.
+func (c Config) Development() bool { return c.Env == "development" }
+
+// Load reads the configuration through getenv (os.Getenv in main) and validates it. The error
+// names the variable at fault in one line.
+func Load(getenv func(string) string) (Config, error) {
+	e := envReader{get: getenv}
+	c := Config{
+		Env:                e.str("APP_ENV", "production"),
+		Port:               e.intIn("PORT", 3001, 1, 65535),
+		TokenTTL:           e.duration("JWT_TTL", 7*24*time.Hour),
+		OpenAIKey:          e.str("OPENAI_API_KEY", ""),
+		OpenAIBaseURL:      e.str("OPENAI_BASE_URL", ""),
+		ChatModel:          e.str("CHAT_MODEL", "gpt-4o-mini"),
+		STTModel:           e.str("STT_MODEL", "whisper-1"),
+		TTSModel:           e.str("TTS_MODEL", "tts-1"),
+		TTSVoice:           e.str("TTS_VOICE", "nova"),
+		SimProfile:         e.str("SIM_PROFILE", "standard"),
+		EspeakVoice:        e.str("ESPEAK_VOICE", "en-us+f3"),
+		EspeakSpeed:        e.intIn("ESPEAK_SPEED", 150, 80, 450),
+		ExpiryCron:         e.str("MEMBERSHIP_EXPIRY_CRON", "0 * * * *"),
+		AudioRetention:     e.duration("AUDIO_RETENTION", 720*time.Hour),
+		PublicURL:          strings.TrimRight(e.str("PUBLIC_URL", ""), "/"),
+		SessionIdleTimeout: e.duration("SESSION_IDLE_TIMEOUT", 5*time.Minute),
+		SessionMaxDuration: e.duration("SESSION_MAX_DURATION", time.Hour),
+		MaxSessions:        e.intIn("MAX_SESSIONS", 20000, 1, 1_000_000),
+		ShutdownTimeout:    e.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		AuthRateLimit:      e.float("AUTH_RATE_LIMIT", 5),
+		LogLevel:           e.str("LOG_LEVEL", "info"),
+		LogFormat:          e.str("LOG_FORMAT", ""),
+	}
+	if c.Env != "development" && c.Env != "production" && c.Env != "test" {
+		e.fail("APP_ENV", "must be development, production or test")
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+		if c.Development() {
+			c.LogFormat = "text"
+		}
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		e.fail("LOG_FORMAT", "must be json or text")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		e.fail("LOG_LEVEL", "must be debug, info, warn or error")
+	}
+
+	c.DatabaseURL = e.databaseURL()
+
+	if s := getenv("JWT_SECRET"); s != "" {
+		if len(s) < 32 && !c.Development() {
+			e.fail("JWT_SECRET", "must be at least 32 characters")
+		}
+		c.JWTSecret = []byte(s)
+	} else if c.Development() {
+		c.JWTSecret, c.JWTSecretIsDev = []byte(devJWTSecret), true
+	}
+	if c.TokenTTL < time.Minute {
+		e.fail("JWT_TTL", "must be at least 1m")
+	}
+
+	c.AIProvider = e.str("AI_PROVIDER", "")
+	if c.AIProvider == "" {
+		c.AIProvider = ProviderOffline
+		if c.OpenAIKey != "" {
+			c.AIProvider = ProviderOpenAI
+		}
+	}
+	switch c.AIProvider {
+	case ProviderOpenAI:
+		if c.OpenAIKey == "" && c.OpenAIBaseURL == "" {
+			e.fail("OPENAI_API_KEY", "is required when AI_PROVIDER=openai (or set OPENAI_BASE_URL to a server that needs no key)")
+		}
+	case ProviderOffline, ProviderSim:
+	default:
+		e.fail("AI_PROVIDER", "must be openai, offline or sim")
+	}
+	if c.OpenAIBaseURL != "" {
+		if u, err := url.Parse(c.OpenAIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			e.fail("OPENAI_BASE_URL", "must be an http(s) URL such as https://api.openai.com/v1")
+		}
+	}
+	if _, err := cron.ParseStandard(c.ExpiryCron); err != nil {
+		e.fail("MEMBERSHIP_EXPIRY_CRON", "is not a cron expression: "+err.Error())
+	}
+	if c.AudioRetention < time.Hour {
+		e.fail("AUDIO_RETENTION", "must be at least 1h")
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			e.fail("PUBLIC_URL", "must be an http(s) URL")
+		}
+	}
+	for _, o := range strings.Split(e.str("ALLOWED_ORIGINS", ""), ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "") {
+			e.fail("ALLOWED_ORIGINS", fmt.Sprintf("%q is not an origin such as https://tutor.example.com", o))
+		}
+		c.AllowedOrigins = append(c.AllowedOrigins, o)
+	}
+	if c.SessionIdleTimeout < 10*time.Second {
+		e.fail("SESSION_IDLE_TIMEOUT", "must be at least 10s")
+	}
+	if c.SessionMaxDuration < time.Minute {
+		e.fail("SESSION_MAX_DURATION", "must be at least 1m")
+	}
+	if c.AuthRateLimit <= 0 {
+		e.fail("AUTH_RATE_LIMIT", "must be positive")
+	}
+	return c, e.err
+}
+
+// RequireDatabase fails unless a database is configured.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("config: DATABASE_URL is required (or DB_HOST, DB_PORT, DB_USERNAME, DB_PASSWORD, DB_DATABASE)")
+	}
+	return nil
+}
+
+// RequireJWT fails unless tokens can be signed.
+func (c Config) RequireJWT() error {
+	if len(c.JWTSecret) == 0 {
+		return errors.New("config: JWT_SECRET is required (at least 32 random characters; APP_ENV=development uses a fixed development secret)")
+	}
+	return nil
+}
+
+// envReader reads variables and keeps the first error.
+type envReader struct {
+	get func(string) string
+	err error
+}
+
+func (e *envReader) fail(name, msg string) {
+	if e.err == nil {
+		e.err = fmt.Errorf("config: %s %s", name, msg)
+	}
+}
+
+func (e *envReader) str(name, def string) string {
+	if v := strings.TrimSpace(e.get(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *envReader) intIn(name string, def, lo, hi int) int {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		e.fail(name, fmt.Sprintf("must be a whole number from %d to %d, not %q", lo, hi, v))
+		return def
+	}
+	return n
+}
+
+func (e *envReader) float(name string, def float64) float64 {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		e.fail(name, fmt.Sprintf("must be a number, not %q", v))
+		return def
+	}
+	return f
+}
+
+func (e *envReader) duration(name string, def time.Duration) time.Duration {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.fail(name, fmt.Sprintf("must be a duration such as 720h or 30s, not %q", v))
+		return def
+	}
+	return d
+}
+
+func (e *envReader) bool(name string) bool {
+	switch strings.ToLower(e.str(name, "")) {
+	case "", "0", "false", "no", "off":
+		return false
+	case "1", "true", "yes", "on", "require":
+		return true
+	}
+	e.fail(name, "must be true or false")
+	return false
+}
+
+// databaseURL is DATABASE_URL, or one built from the prototype's DB_* variables.
+func (e *envReader) databaseURL() string {
+	if v := e.str("DATABASE_URL", ""); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			e.fail("DATABASE_URL", "must be a postgres:// URL")
+		}
+		return v
+	}
+	host := e.str("DB_HOST", "")
+	if host == "" {
+		return ""
+	}
+	port := e.intIn("DB_PORT", 5432, 1, 65535)
+	name := e.str("DB_DATABASE", "")
+	if name == "" {
+		e.fail("DB_DATABASE", "is required with DB_HOST")
+	}
+	user := e.str("DB_USERNAME", "")
+	if user == "" {
+		e.fail("DB_USERNAME", "is required with DB_HOST")
+	}
+	sslmode := "disable"
+	if e.bool("DB_SSL") {
+		sslmode = "require"
+	}
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(user, e.get("DB_PASSWORD")),
+		Host:     fmt.Sprintf("%s:%d", host, port),
+		Path:     "/" + name,
+		RawQuery: "sslmode=" + sslmode,
+	}
+	return u.String()
+}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/aitutor/aitutor/store"
+)
+
+// Demo accounts created by Seed.
+const (
+	DemoLearnerEmail = "learner@example.com"
+	DemoAdminEmail   = "admin@example.com"
+	devLearnerPass   = "learner-demo-pass"
+	devAdminPass     = "admin-demo-pass"
+)
+
+// SeedResult says what Seed created or found.
+type SeedResult struct {
+	Plans           []store.Plan
+	Learner, Admin  store.User
+	LearnerPassword string // set only when Seed created the account
+	AdminPassword   string
+	Membership      store.Membership
+}
+
+// SeedPasswords are the demo accounts' passwords; empty ones are generated, except in
+// development, where fixed demo passwords make `make run` easy to try.
+type SeedPasswords struct{ Learner, Admin string }
+
+func intp(n int) *int { return &n }
+
+// Seed creates sample plans (B2C and B2B, limited and unlimited), a demo learner with an active
+// limited membership and an admin. Running it again changes nothing that exists.
+func Seed(ctx context.Context, st *store.Store, dev bool, pw SeedPasswords) (SeedResult, error) {
+	var res SeedResult
+	plans := []store.NewPlan{
+		{Name: "Starter", Description: "30 spoken conversations a month.", DurationDays: 30, ChatUses: intp(30), Target: store.B2C, Price: 999},
+		{Name: "Unlimited", Description: "Talk as much as you like for a month.", DurationDays: 30, Target: store.B2C, Price: 2999},
+		{Name: "Trial", Description: "Five conversations to try the tutor.", DurationDays: 7, ChatUses: intp(5), Target: store.B2C, Price: 0},
+		{Name: "Team", Description: "200 conversations a month for a company's learners.", DurationDays: 30, ChatUses: intp(200), Target: store.B2B, Price: 19900},
+		{Name: "Team Unlimited", Description: "Unlimited conversations for a company's learners.", DurationDays: 365, Target: store.B2B, Price: 149900},
+	}
+	for _, p := range plans {
+		plan, err := st.EnsurePlan(ctx, p)
+		if err != nil {
+			return res, err
+		}
+		res.Plans = append(res.Plans, plan)
+	}
+	var err error
+	if res.Learner, res.LearnerPassword, err = ensureAccount(ctx, st, "Demo Learner", DemoLearnerEmail, store.RoleUser, pick(pw.Learner, dev, devLearnerPass)); err != nil {
+		return res, err
+	}
+	if res.Admin, res.AdminPassword, err = ensureAccount(ctx, st, "Admin", DemoAdminEmail, store.RoleAdmin, pick(pw.Admin, dev, devAdminPass)); err != nil {
+		return res, err
+	}
+	ms, err := st.MembershipsByUser(ctx, res.Learner.ID)
+	if err != nil {
+		return res, err
+	}
+	for _, m := range ms {
+		if m.Status == store.StatusActive && m.RemainingChatUses != nil {
+			res.Membership = m
+			return res, nil
+		}
+	}
+	res.Membership, err = st.AssignPlan(ctx, res.Admin.ID, res.Learner.ID, res.Plans[0].ID)
+	return res, err
+}
+
+func pick(given string, dev bool, devDefault string) string {
+	if given != "" {
+		return given
+	}
+	if dev {
+		return devDefault
+	}
+	return ""
+}
+
+// ensureAccount creates the account unless it exists; the password is returned only when it
+// was set now.
+func ensureAccount(ctx context.Context, st *store.Store, name, email, role, password string) (store.User, string, error) {
+	u, err := st.UserByEmail(ctx, email)
+	if err == nil {
+		return u, "", nil
+	}
+	if err != store.ErrNotFound {
+		return store.User{}, "", err
+	}
+	if password == "" {
+		b := make([]byte, 12)
+		rand.Read(b) //nolint:errcheck
+		password = base64.RawURLEncoding.EncodeToString(b)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return store.User{}, "", err
+	}
+	u, err = st.EnsureUser(ctx, store.NewUser{Name: name, Email: email, PasswordHash: string(hash), CustomerType: store.B2C, Role: role})
+	if err != nil {
+		return store.User{}, "", fmt.Errorf("seed %s: %w", email, err)
+	}
+	return u, password, nil
+}
+
+// IssueToken signs a token for the user with that e-mail (aitutor token).
+func IssueToken(ctx context.Context, st *store.Store, cfg Config, email string) (string, store.User, error) {
+	u, err := st.UserByEmail(ctx, email)
+	if err != nil {
+		return "", store.User{}, fmt.Errorf("no user with e-mail %s: %w", email, err)
+	}
+	tok, err := NewTokens(cfg.JWTSecret, cfg.TokenTTL).Issue(u)
+	return tok, u, err
+}

@@ -1,0 +1,303 @@
+// Package server is aitutor's HTTP side: configuration, routing, authentication (JWT and roles),
+// the REST handlers, the WebSocket upgrade, scheduled jobs, metrics and health.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/aitutor/aitutor/session"
+	"github.com/aitutor/aitutor/store"
+)
+
+// Deps are the parts that main wires into the server.
+type Deps struct {
+	Store     *store.Store
+	Providers session.Providers
+	Logger    *slog.Logger
+	// Now is the clock of the scheduled jobs; time.Now when nil.
+	Now func() time.Time
+	// Web serves the browser UI at /; nil for none.
+	Web http.Handler
+}
+
+// Server is the aitutor HTTP server.
+type Server struct {
+	cfg      Config
+	store    *store.Store
+	logger   *slog.Logger
+	tokens   *Tokens
+	echo     *echo.Echo
+	registry *prometheus.Registry
+	metrics  *httpMetrics
+	tutor    *session.Tutor
+	sessions *session.Hub
+	upgrader *websocket.Upgrader
+	now      func() time.Time
+}
+
+// New builds the server and its routes.
+func New(cfg Config, d Deps) (*Server, error) {
+	if d.Store == nil || d.Logger == nil {
+		return nil, errors.New("server: Store and Logger are required")
+	}
+	if err := cfg.RequireJWT(); err != nil {
+		return nil, err
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	reg := prometheus.NewRegistry()
+	s := &Server{
+		cfg:      cfg,
+		store:    d.Store,
+		logger:   d.Logger,
+		tokens:   NewTokens(cfg.JWTSecret, cfg.TokenTTL),
+		registry: reg,
+		metrics:  newHTTPMetrics(reg),
+		now:      d.Now,
+	}
+	tutor, err := session.NewTutor(session.TutorConfig{
+		Providers:      d.Providers,
+		Store:          d.Store,
+		Logger:         d.Logger,
+		Voice:          cfg.TTSVoice,
+		AudioRetention: cfg.AudioRetention,
+		Registerer:     reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.tutor = tutor
+	s.sessions = session.NewHub(tutor, session.HubConfig{
+		IdleTimeout: cfg.SessionIdleTimeout,
+		MaxDuration: cfg.SessionMaxDuration,
+		MaxSessions: cfg.MaxSessions,
+	})
+	s.upgrader = session.Upgrader(s.originAllowed)
+	s.echo = s.routes(d.Web)
+	return s, nil
+}
+
+// Handler is the HTTP handler of every route.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Tutor is the turn engine shared by the WebSocket sessions and the upload-and-wait routes.
+func (s *Server) Tutor() *session.Tutor { return s.tutor }
+
+func (s *Server) routes(web http.Handler) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = echo.ExtractIPDirect()
+
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{TargetHeader: echo.HeaderXRequestID}))
+	e.Use(s.recoverPanics)
+	e.Use(s.requestLog())
+	e.Use(s.metrics.middleware)
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
+		XSSProtection:         "0",
+		ContentTypeNosniff:    "nosniff",
+		XFrameOptions:         "DENY",
+		ReferrerPolicy:        "same-origin",
+		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data:; media-src 'self' blob: data:; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
+	}))
+	if len(s.cfg.AllowedOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:  s.cfg.AllowedOrigins,
+			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "Idempotency-Key"},
+			ExposeHeaders: []string{echo.HeaderXRequestID, "Idempotent-Replayed"},
+			MaxAge:        600,
+		}))
+	}
+
+	// Operations: anyone (they reveal nothing about users).
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(s.metricsHandler()))
+
+	api := e.Group("/api", middleware.BodyLimit("1M"))
+	authLimit := middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+			Rate: rate.Limit(s.cfg.AuthRateLimit), Burst: max(10, int(s.cfg.AuthRateLimit*4)), ExpiresIn: 10 * time.Minute,
+		}),
+		DenyHandler: func(c echo.Context, _ string, _ error) error {
+			return newError(http.StatusTooManyRequests, "rate_limited", "too many attempts; wait a moment and try again")
+		},
+	})
+	// Anyone (rate limited per client IP).
+	api.POST("/auth/signup", s.signup, authLimit)
+	api.POST("/auth/login", s.login, authLimit)
+	// Anyone holding the unguessable id (audio elements cannot send a bearer token).
+	api.GET("/audio/:id", s.audio)
+
+	// Signed-in users.
+	user := api.Group("", s.authenticate)
+	user.GET("/users/me", s.me)
+	user.GET("/membership", s.listPlansForSale)
+	user.POST("/membership", s.buyPlan)
+	user.POST("/tutor/init", s.tutorInit)
+	e.POST("/api/tutor/chat", s.tutorChat, middleware.BodyLimit(fmt.Sprintf("%dB", maxUploadBytes+1<<20)), s.authenticate)
+	// The WebSocket upgrade authenticates itself, so that failures are plain HTTP answers.
+	e.GET("/api/tutor/ws", s.tutorWS)
+
+	// Administrators only.
+	admin := api.Group("/admin", s.authenticate, requireAdmin)
+	admin.POST("/plan", s.adminCreatePlan)
+	admin.GET("/plans", s.adminListPlans)
+	admin.POST("/plans/:planId/delete", s.adminDeletePlan)
+	admin.DELETE("/plans/:planId", s.adminDeletePlan)
+	admin.GET("/users", s.adminListUsers)
+	admin.GET("/users/:userId", s.adminGetUser)
+	admin.GET("/users/:userId/usage", s.adminUserUsage)
+	admin.POST("/users/:userId/plans/:planId/assign", s.adminAssignPlan)
+	admin.POST("/users/:userId/memberships/:membershipId/delete", s.adminRevokeMembership)
+	admin.DELETE("/users/:userId/memberships/:membershipId", s.adminRevokeMembership)
+	admin.GET("/metrics/turns", s.adminTurnMetrics)
+
+	// Unknown /api paths are JSON 404s, never the UI.
+	api.Any("/*", func(echo.Context) error { return newError(http.StatusNotFound, "not_found", "no such route") })
+	if web != nil {
+		e.GET("/*", echo.WrapHandler(web))
+	}
+	return e
+}
+
+// recoverPanics turns a panic in a handler into a logged 500; no panic reaches a client.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.logger.Error("panic in handler", "path", c.Path(), "panic", r,
+					"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+
+func (s *Server) requestLog() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, LogRequestID: true,
+		LogRemoteIP: true, LogError: true, HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			} else if c.Path() == "/healthz" || c.Path() == "/readyz" || c.Path() == "/metrics" || strings.HasPrefix(c.Path(), "/api/audio") {
+				level = slog.LevelDebug
+			}
+			attrs := []slog.Attr{
+				slog.String("request_id", v.RequestID), slog.String("method", v.Method),
+				slog.String("path", v.URIPath), slog.Int("status", v.Status),
+				slog.Float64("ms", float64(v.Latency.Microseconds())/1000), slog.String("ip", v.RemoteIP),
+			}
+			if u := currentUser(c); u.ID != "" {
+				attrs = append(attrs, slog.String("user", u.ID))
+			}
+			s.logger.LogAttrs(c.Request().Context(), level, "request", attrs...)
+			return nil
+		},
+	})
+}
+
+// bindJSON decodes a JSON request body into v: 415 when it is not JSON, 400 when malformed.
+func bindJSON(c echo.Context, v any) error {
+	req := c.Request()
+	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != echo.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
+			return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+		}
+	}
+	dec := json.NewDecoder(req.Body)
+	if err := dec.Decode(v); err != nil {
+		var maxErr *http.MaxBytesError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return badRequest("the request body is empty; send a JSON object")
+		case errors.As(err, &maxErr):
+			return newError(http.StatusRequestEntityTooLarge, "payload_too_large", "the request body is too large")
+		case errors.As(err, &typeErr):
+			return badRequest("field %q has the wrong type (want %s)", typeErr.Field, typeErr.Type)
+		default:
+			return badRequest("malformed JSON: %v", err)
+		}
+	}
+	if dec.More() {
+		return badRequest("malformed JSON: more than one value in the body")
+	}
+	return nil
+}
+
+// Run serves on the configured port until ctx is cancelled, then shuts down gracefully: stop
+// accepting, let live turns finish and close the sessions (1001), stop the jobs.
+func (s *Server) Run(ctx context.Context) error {
+	sched, err := s.StartJobs()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", s.cfg.Port))
+	if err != nil {
+		sched.Shutdown() //nolint:errcheck
+		return fmt.Errorf("server: listen on port %d: %w", s.cfg.Port, err)
+	}
+	httpServer := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- httpServer.Serve(ln) }()
+	s.logger.Info("listening", "port", s.cfg.Port, "providers", s.tutor.ProviderName())
+
+	select {
+	case err := <-errc:
+		sched.Shutdown() //nolint:errcheck
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	s.logger.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("http: %w", err))
+	}
+	if err := s.sessions.Shutdown(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("sessions: %w", err))
+	}
+	if err := sched.Shutdown(); err != nil {
+		errs = append(errs, fmt.Errorf("jobs: %w", err))
+	}
+	s.logger.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// Close ends every live session at once (tests; Run shuts down gracefully instead).
+func (s *Server) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.sessions.Shutdown(ctx) //nolint:errcheck
+}

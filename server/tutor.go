@@ -1,0 +1,233 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/aitutor/aitutor/session"
+)
+
+// maxUploadBytes is Whisper's upload limit, which /api/tutor/chat applies too.
+const maxUploadBytes = 25 << 20
+
+type initRequest struct {
+	MembershipID string `json:"membershipId"`
+	Text         string `json:"text"`
+}
+
+type initResponse struct {
+	Text          string `json:"text"`
+	AssistantText string `json:"assistantText"`
+	TTSURL        string `json:"ttsUrl"`
+	MembershipID  string `json:"membershipId,omitempty"`
+}
+
+// tutorInit: POST /api/tutor/init {membershipId?, text?} — signed-in users: the tutor's
+// greeting (or the given text) and the URL of its speech. It costs no chat use; a given
+// membership must be the caller's.
+func (s *Server) tutorInit(c echo.Context) error {
+	var req initRequest
+	if c.Request().ContentLength != 0 {
+		if err := bindJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	u := currentUser(c)
+	ctx := c.Request().Context()
+	if req.MembershipID != "" {
+		if err := validUUID("membershipId", req.MembershipID); err != nil {
+			return err
+		}
+		if _, err := s.store.UserMembership(ctx, u.ID, req.MembershipID); err != nil {
+			return err
+		}
+	}
+	req.Text = strings.TrimSpace(req.Text)
+	if utf8.RuneCountInString(req.Text) > 500 {
+		return badRequest("text is at most 500 characters")
+	}
+	g, err := s.tutor.Greet(ctx, u.ID, req.Text, "")
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, initResponse{
+		Text: g.Text, AssistantText: g.Text, TTSURL: s.audioURL(c, g.AudioID), MembershipID: req.MembershipID,
+	})
+}
+
+type chatResponse struct {
+	UserText       string          `json:"userText"`
+	AssistantText  string          `json:"assistantText"`
+	TTSURL         string          `json:"ttsUrl"`
+	UserAudioURL   string          `json:"userAudioUrl"`
+	MembershipID   string          `json:"membershipId"`
+	ChatUses       *int            `json:"chatUses"`
+	ConversationID string          `json:"conversationId"`
+	Metrics        session.Metrics `json:"metrics"`
+}
+
+// uploadTypes are the audio formats Whisper reads, by file extension and media type.
+var uploadTypes = map[string]string{
+	".webm": "audio/webm", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".mp3": "audio/mpeg",
+	".mpeg": "audio/mpeg", ".mpga": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4",
+	".mp4": "audio/mp4", ".flac": "audio/flac",
+}
+
+var uploadMediaTypes = map[string]string{
+	"audio/webm": ".webm", "video/webm": ".webm", "audio/ogg": ".ogg", "application/ogg": ".ogg",
+	"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/wav": ".wav", "audio/x-wav": ".wav",
+	"audio/wave": ".wav", "audio/vnd.wave": ".wav", "audio/mp4": ".m4a", "audio/x-m4a": ".m4a",
+	"audio/m4a": ".m4a", "video/mp4": ".m4a", "audio/aac": ".m4a", "audio/flac": ".flac", "audio/x-flac": ".flac",
+}
+
+// tutorChat: POST /api/tutor/chat multipart (audio, membershipId[, conversationId]) —
+// signed-in users, on their own usable membership. One upload-and-wait turn: transcribe,
+// charge one chat use, answer, speak. webm/ogg/mp3/wav/m4a/flac up to 25 MB (413 above, 415
+// for other types).
+func (s *Server) tutorChat(c echo.Context) error {
+	r := c.Request()
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); mt != echo.MIMEMultipartForm {
+		return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send multipart/form-data with an audio file and membershipId")
+	}
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return newError(http.StatusRequestEntityTooLarge, "payload_too_large", "audio uploads are limited to 25 MB")
+		}
+		return badRequest("malformed multipart body: %v", err)
+	}
+	defer r.MultipartForm.RemoveAll() //nolint:errcheck
+	membershipID := r.FormValue("membershipId")
+	if err := validUUID("membershipId", membershipID); err != nil {
+		return err
+	}
+	conversationID := r.FormValue("conversationId")
+	if conversationID != "" {
+		if err := validUUID("conversationId", conversationID); err != nil {
+			return err
+		}
+	}
+	file, header, err := r.FormFile("audio")
+	if err != nil {
+		return badRequest("the audio file is missing (form field \"audio\")")
+	}
+	defer file.Close()
+	if header.Size > maxUploadBytes {
+		return newError(http.StatusRequestEntityTooLarge, "payload_too_large", "audio uploads are limited to 25 MB")
+	}
+	ext := strings.ToLower(filepath.Ext(header.Filename))
+	mediaType, _, _ := mime.ParseMediaType(header.Header.Get(echo.HeaderContentType))
+	if _, ok := uploadTypes[ext]; !ok {
+		ext = uploadMediaTypes[mediaType]
+	}
+	if ext == "" {
+		return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "audio must be webm, ogg, mp3, wav, m4a or flac")
+	}
+	data, err := io.ReadAll(io.LimitReader(file, maxUploadBytes+1))
+	if err != nil {
+		return badRequest("reading the upload: %v", err)
+	}
+	if len(data) == 0 {
+		return badRequest("the audio file is empty")
+	}
+	u := currentUser(c)
+	res, err := s.tutor.Exchange(r.Context(), session.ExchangeRequest{
+		UserID: u.ID, MembershipID: membershipID, ConversationID: conversationID,
+		Audio: session.Audio{Data: data, Format: strings.TrimPrefix(ext, ".")}, Mime: uploadTypes[ext],
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, chatResponse{
+		UserText: res.UserText, AssistantText: res.AssistantText,
+		TTSURL: s.audioURL(c, res.TTSAudioID), UserAudioURL: s.audioURL(c, res.UserAudioID),
+		MembershipID: membershipID, ChatUses: res.Remaining, ConversationID: res.ConversationID,
+		Metrics: res.Metrics,
+	})
+}
+
+// tutorWS: GET /api/tutor/ws?membershipId=<uuid> — signed-in users, on their own usable
+// membership, from an allowed Origin. Everything is checked before the upgrade, so refusals are
+// plain HTTP answers: 403 bad Origin, 401 no or bad token, 400 bad membershipId, 404/403
+// unknown or foreign membership, 402 expired, revoked or exhausted, 503 at capacity.
+func (s *Server) tutorWS(c echo.Context) error {
+	r := c.Request()
+	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin, r.Host) {
+		return newError(http.StatusForbidden, "origin_not_allowed", "this Origin may not open tutor sessions")
+	}
+	u, err := s.authenticateRequest(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	c.Set("user", u)
+	membershipID := c.QueryParam("membershipId")
+	if err := validUUID("membershipId", membershipID); err != nil {
+		return err
+	}
+	m, err := s.store.UserMembership(r.Context(), u.ID, membershipID)
+	if err != nil {
+		return err
+	}
+	if err := m.Usable(s.store.Now()); err != nil {
+		return err
+	}
+	if !websocketRequested(r) {
+		return badRequest("this route speaks WebSocket protocol v1 (aitutor.v1); see docs/protocol.md")
+	}
+	release, err := s.sessions.Reserve()
+	if err != nil {
+		return newError(http.StatusServiceUnavailable, "unavailable", "%v; try again shortly", err)
+	}
+	conv, err := s.tutor.NewConversation(r.Context(), u.ID, m.ID, "ws")
+	if err != nil {
+		release()
+		return err
+	}
+	conn, err := s.upgrader.Upgrade(c.Response(), r, nil)
+	if err != nil {
+		release()
+		return nil // the upgrader has answered
+	}
+	logger := s.logger.With("request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	s.sessions.Start(conn, session.Params{User: u, Membership: m, ConversationID: conv.ID, Logger: logger}, release)
+	return nil
+}
+
+// originAllowed: ALLOWED_ORIGINS, or the same origin when it is empty.
+func (s *Server) originAllowed(origin, host string) bool {
+	if len(s.cfg.AllowedOrigins) == 0 {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, host)
+	}
+	for _, o := range s.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+func websocketRequested(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// websocketProtocols lists the Sec-WebSocket-Protocol entries of a request.
+func websocketProtocols(r *http.Request) []string {
+	var out []string
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// HubConfig limits sessions.
+type HubConfig struct {
+	IdleTimeout time.Duration // close after this long without speech or messages
+	MaxDuration time.Duration // close after this long in all
+	MaxSessions int           // refuse new sessions beyond this many
+}
+
+// Hub tracks the live sessions of this instance, so that shutdown can let their turns finish
+// and close them (HTTP server shutdown does not wait for hijacked connections).
+type Hub struct {
+	tutor *Tutor
+	cfg   HubConfig
+
+	mu       sync.Mutex
+	sessions map[*Session]struct{}
+	reserved int
+	closed   bool
+	empty    chan struct{} // closed when the last session leaves after shutdown began
+}
+
+// ErrHubFull: MaxSessions sessions are live. ErrHubClosed: the server is shutting down.
+var (
+	ErrHubFull   = errors.New("too many live sessions")
+	ErrHubClosed = errors.New("server is shutting down")
+)
+
+// NewHub returns an empty hub.
+func NewHub(t *Tutor, cfg HubConfig) *Hub {
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.MaxDuration <= 0 {
+		cfg.MaxDuration = time.Hour
+	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 20000
+	}
+	return &Hub{tutor: t, cfg: cfg, sessions: map[*Session]struct{}{}}
+}
+
+// Reserve takes a place for a session that is about to be upgraded; release it with the
+// returned func if the upgrade does not happen.
+func (h *Hub) Reserve() (release func(), err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrHubClosed
+	}
+	if len(h.sessions)+h.reserved >= h.cfg.MaxSessions {
+		return nil, ErrHubFull
+	}
+	h.reserved++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			h.reserved--
+			h.mu.Unlock()
+		})
+	}, nil
+}
+
+// Start runs a session on an upgraded connection, in place of a reservation; it returns at once.
+func (h *Hub) Start(conn *websocket.Conn, p Params, release func()) {
+	s := newSession(h, conn, p)
+	h.mu.Lock()
+	release()
+	h.sessions[s] = struct{}{}
+	closed := h.closed
+	h.mu.Unlock()
+	h.tutor.metrics.sessions.Inc()
+	s.logger.Debug("session started", "membership", p.Membership.ID, "conversation", p.ConversationID)
+	s.run()
+	if closed {
+		s.drain()
+	}
+}
+
+func (h *Hub) remove(s *Session) {
+	h.tutor.metrics.sessions.Dec()
+	h.tutor.metrics.closes.WithLabelValues(strconv.Itoa(s.reason().Code)).Inc()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.sessions, s)
+	if h.closed && len(h.sessions) == 0 && h.empty != nil {
+		close(h.empty)
+		h.empty = nil
+	}
+}
+
+// Count is the number of live sessions.
+func (h *Hub) Count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
+// Shutdown refuses new sessions, lets live turns finish and then closes every session with
+// 1001; when ctx ends first, the rest are closed at once. It returns when all have ended.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	empty := make(chan struct{})
+	if len(h.sessions) == 0 {
+		close(empty)
+	} else {
+		h.empty = empty
+	}
+	live := make([]*Session, 0, len(h.sessions))
+	for s := range h.sessions {
+		live = append(live, s)
+	}
+	h.mu.Unlock()
+	for _, s := range live {
+		s.drain()
+	}
+	select {
+	case <-empty:
+		return nil
+	case <-ctx.Done():
+	}
+	for _, s := range live {
+		s.closeWith(&CloseReason{Code: CloseGoingAway, Reason: "server shutting down"})
+	}
+	select {
+	case <-empty:
+		return nil
+	case <-time.After(5 * time.Second):
+		return errors.New("session: sessions did not end in time")
+	}
+}

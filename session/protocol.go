@@ -1,0 +1,159 @@
+package session
+
+import "encoding/json"
+
+// WebSocket protocol v1 (docs/protocol.md). Binary frames carry audio: client → server 16-bit
+// mono PCM at the session's input rate, server → client the reply at 24 kHz. Text frames carry
+// these JSON messages.
+
+// Subprotocol is the WebSocket subprotocol of protocol v1.
+const Subprotocol = "aitutor.v1"
+
+// MaxFrameBytes is the largest frame a client may send.
+const MaxFrameBytes = 64 << 10
+
+// Client → server message types.
+const (
+	TypeSessionUpdate    = "session.update"
+	TypeInputCommit      = "input.commit"
+	TypeInputClear       = "input.clear"
+	TypeTextInput        = "text.input"
+	TypeResponseCancel   = "response.cancel"
+	TypeResponseTruncate = "response.truncate"
+)
+
+// Server → client message types.
+const (
+	TypeSessionCreated    = "session.created"
+	TypeSessionUpdated    = "session.updated"
+	TypeSpeechStarted     = "speech.started"
+	TypeSpeechStopped     = "speech.stopped"
+	TypeTranscriptUser    = "transcript.user"
+	TypeResponseStarted   = "response.started"
+	TypeResponseTextDelta = "response.text.delta"
+	TypeResponseDone      = "response.done"
+	TypeResponseCancelled = "response.cancelled"
+	TypeError             = "error"
+)
+
+// clientMessage is any client → server text message; fields unused by a type are ignored.
+type clientMessage struct {
+	Type string `json:"type"`
+
+	// session.update
+	InputSampleRate *int    `json:"inputSampleRate"`
+	Voice           *string `json:"voice"`
+	Level           *string `json:"level"`
+	Topic           *string `json:"topic"`
+	TurnDetection   *string `json:"turnDetection"`
+	SilenceMs       *int    `json:"silenceMs"`
+	MinSpeechMs     *int    `json:"minSpeechMs"`
+	BargeInMs       *int    `json:"bargeInMs"`
+
+	// text.input
+	Text *string `json:"text"`
+
+	// response.truncate
+	TurnID     string `json:"turnId"`
+	AudioEndMs *int   `json:"audioEndMs"`
+}
+
+type sessionCreated struct {
+	Type              string `json:"type"`
+	SessionID         string `json:"sessionId"`
+	ConversationID    string `json:"conversationId"`
+	InputSampleRate   int    `json:"inputSampleRate"`
+	OutputSampleRate  int    `json:"outputSampleRate"`
+	RemainingChatUses *int   `json:"remainingChatUses"`
+	sessionSettings
+}
+
+// sessionSettings are the settings a session.update may change; session.created and
+// session.updated report them.
+type sessionSettings struct {
+	Voice         string `json:"voice"`
+	Level         string `json:"level"`
+	Topic         string `json:"topic"`
+	TurnDetection string `json:"turnDetection"`
+	SilenceMs     int    `json:"silenceMs"`
+	MinSpeechMs   int    `json:"minSpeechMs"`
+	BargeInMs     int    `json:"bargeInMs"`
+}
+
+type sessionUpdated struct {
+	Type            string `json:"type"`
+	InputSampleRate int    `json:"inputSampleRate"`
+	sessionSettings
+}
+
+type simpleEvent struct {
+	Type string `json:"type"`
+}
+
+type turnEvent struct {
+	Type   string `json:"type"`
+	TurnID string `json:"turnId"`
+}
+
+type transcriptEvent struct {
+	Type   string `json:"type"`
+	TurnID string `json:"turnId"`
+	Text   string `json:"text"`
+}
+
+type deltaEvent struct {
+	Type   string `json:"type"`
+	TurnID string `json:"turnId"`
+	Delta  string `json:"delta"`
+}
+
+// Metrics are a turn's latencies in milliseconds, as response.done reports them. Stages that
+// did not run (sttMs of a typed turn) are omitted.
+type Metrics struct {
+	EndpointMs       *float64 `json:"endpointMs,omitempty"`
+	STTMs            *float64 `json:"sttMs,omitempty"`
+	ChatFirstTokenMs *float64 `json:"chatFirstTokenMs,omitempty"`
+	FirstSentenceMs  *float64 `json:"firstSentenceMs,omitempty"`
+	TTSFirstByteMs   *float64 `json:"ttsFirstByteMs,omitempty"`
+	FirstAudioMs     *float64 `json:"firstAudioMs,omitempty"`
+	TotalMs          *float64 `json:"totalMs,omitempty"`
+}
+
+type doneEvent struct {
+	Type              string  `json:"type"`
+	TurnID            string  `json:"turnId"`
+	Text              string  `json:"text"`
+	RemainingChatUses *int    `json:"remainingChatUses"`
+	Metrics           Metrics `json:"metrics"`
+	AudioURL          string  `json:"audioUrl,omitempty"`
+}
+
+type cancelledEvent struct {
+	Type   string `json:"type"`
+	TurnID string `json:"turnId"`
+	Reason string `json:"reason"`
+}
+
+// Cancel reasons of response.cancelled.
+const (
+	ReasonBargeIn      = "barge_in"
+	ReasonClientCancel = "client_cancel"
+	ReasonError        = "error"
+	ReasonShutdown     = "shutdown"
+)
+
+type errorEvent struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Fatal   bool   `json:"fatal"`
+	TurnID  string `json:"turnId,omitempty"`
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only our own event types are marshalled
+	}
+	return b
+}

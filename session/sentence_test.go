@@ -1,0 +1,61 @@
+package session
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestSplitter(t *testing.T) {
+	cases := []struct {
+		name   string
+		pieces []string
+		want   []string
+	}{
+		{"whole sentences", []string{"Hello there. How are you? Fine!"}, []string{"Hello there.", "How are you?", "Fine!"}},
+		{"token by token", strings.SplitAfter("Great job! Tell me more about your weekend. ", " "), []string{"Great job!", "Tell me more about your weekend."}},
+		{"decimal split across tokens", []string{"It costs 3.", "5 dollars. Ok"}, []string{"It costs 3.5 dollars.", "Ok"}},
+		{"abbreviation", []string{"Mr. Smith is here. Yes."}, []string{"Mr. Smith is here.", "Yes."}},
+		{"e.g.", []string{"Use verbs, e.g. run or walk. Try it."}, []string{"Use verbs, e.g. run or walk.", "Try it."}},
+		{"quote after mark", []string{`He said "hi!" Then left.`}, []string{`He said "hi!"`, "Then left."}},
+		{"ellipsis and repeats", []string{"Well... maybe?! Sure."}, []string{"Well...", "maybe?!", "Sure."}},
+		{"newline", []string{"Line one\nLine two"}, []string{"Line one", "Line two"}},
+		{"initials", []string{"J. K. Rowling wrote it. Yes."}, []string{"J. K. Rowling wrote it.", "Yes."}},
+		{"no end", []string{"no punctuation at all"}, []string{"no punctuation at all"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var s Splitter
+			var got []string
+			for _, p := range tc.pieces {
+				got = append(got, s.Push(p)...)
+			}
+			if rest := s.Flush(); rest != "" {
+				got = append(got, rest)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSplitterRunOn(t *testing.T) {
+	s := Splitter{MaxLen: 40}
+	got := s.Push("this goes on and on without stopping, and then it goes on, and on")
+	if len(got) != 1 || got[0] != "this goes on and on without stopping, and then it goes on," {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func BenchmarkSplitter(b *testing.B) {
+	tokens := strings.SplitAfter(strings.Repeat("That is a great question about travel. What places would you like to visit, and why? ", 3), " ")
+	b.ReportAllocs()
+	for b.Loop() {
+		var s Splitter
+		for _, tok := range tokens {
+			s.Push(tok)
+		}
+		s.Flush()
+	}
+}
