@@ -182,22 +182,22 @@ func (s *Server) tutorWS(c echo.Context) error {
 	if !websocketRequested(r) {
 		return badRequest("this route speaks WebSocket protocol v1 (aitutor.v1); see docs/protocol.md")
 	}
-	release, err := s.sessions.Reserve()
+	reservation, err := s.sessions.Reserve()
 	if err != nil {
 		return newError(http.StatusServiceUnavailable, "unavailable", "%v; try again shortly", err)
 	}
 	conv, err := s.tutor.NewConversation(r.Context(), u.ID, m.ID, "ws")
 	if err != nil {
-		release()
+		reservation.Release()
 		return err
 	}
 	conn, err := s.upgrader.Upgrade(c.Response(), r, nil)
 	if err != nil {
-		release()
+		reservation.Release()
 		return nil // the upgrader has answered
 	}
 	logger := s.logger.With("request_id", c.Response().Header().Get(echo.HeaderXRequestID))
-	s.sessions.Start(conn, session.Params{User: u, Membership: m, ConversationID: conv.ID, Logger: logger}, release)
+	s.sessions.Start(conn, session.Params{User: u, Membership: m, ConversationID: conv.ID, Logger: logger}, reservation)
 	return nil
 }
 

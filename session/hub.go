@@ -50,9 +50,23 @@ func NewHub(t *Tutor, cfg HubConfig) *Hub {
 	return &Hub{tutor: t, cfg: cfg, sessions: map[*Session]struct{}{}}
 }
 
-// Reserve takes a place for a session that is about to be upgraded; release it with the
-// returned func if the upgrade does not happen.
-func (h *Hub) Reserve() (release func(), err error) {
+// Reservation is a place for a session that is about to be upgraded.
+type Reservation struct {
+	h    *Hub
+	once sync.Once
+}
+
+// Release gives the place back when the upgrade does not happen.
+func (r *Reservation) Release() {
+	r.once.Do(func() {
+		r.h.mu.Lock()
+		r.h.reserved--
+		r.h.mu.Unlock()
+	})
+}
+
+// Reserve takes a place for a session that is about to be upgraded.
+func (h *Hub) Reserve() (*Reservation, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -62,21 +76,15 @@ func (h *Hub) Reserve() (release func(), err error) {
 		return nil, ErrHubFull
 	}
 	h.reserved++
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			h.mu.Lock()
-			h.reserved--
-			h.mu.Unlock()
-		})
-	}, nil
+	return &Reservation{h: h}, nil
 }
 
-// Start runs a session on an upgraded connection, in place of a reservation; it returns at once.
-func (h *Hub) Start(conn *websocket.Conn, p Params, release func()) {
+// Start runs a session on an upgraded connection in place of its reservation; it returns at
+// once.
+func (h *Hub) Start(conn *websocket.Conn, p Params, r *Reservation) {
 	s := newSession(h, conn, p)
 	h.mu.Lock()
-	release()
+	r.once.Do(func() { h.reserved-- })
 	h.sessions[s] = struct{}{}
 	closed := h.closed
 	h.mu.Unlock()

@@ -125,7 +125,9 @@ func (c *Client) StreamChat(ctx context.Context, req session.ChatRequest) (sessi
 	return chatStream{stream}, nil
 }
 
-type chatStream struct{ s *goopenai.ChatCompletionStream }
+type chatStream struct {
+	s *goopenai.ChatCompletionStream
+}
 
 func (s chatStream) Recv() (string, error) {
 	for {
