@@ -34,11 +34,11 @@ const Secret = "servertest-secret-0123456789-abcdefghijklmnop"
 
 // Options change the test server.
 type Options struct {
-	Env       map[string]string   // configuration variables on top of the test defaults
-	Profile   *openaisim.Profile  // simulator latencies (default "fast")
-	Providers *session.Providers  // use these engines instead of the simulator
-	Now       func() time.Time    // the store's and the jobs' clock
-	Logger    *slog.Logger        // default: warnings and errors to the test log
+	Env       map[string]string  // configuration variables on top of the test defaults
+	Profile   *openaisim.Profile // simulator latencies (default "fast")
+	Providers *session.Providers // use these engines instead of the simulator
+	Now       func() time.Time   // the store's and the jobs' clock
+	Logger    *slog.Logger       // default: warnings and errors to the test log
 }
 
 // Env is a running test server.
