@@ -22,6 +22,7 @@ type HubConfig struct {
 type Hub struct {
 	tutor *Tutor
 	cfg   HubConfig
+	tick  time.Duration // how often writers ping and check the limits
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -47,7 +48,12 @@ func NewHub(t *Tutor, cfg HubConfig) *Hub {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 20000
 	}
-	return &Hub{tutor: t, cfg: cfg, sessions: map[*Session]struct{}{}}
+	h := &Hub{tutor: t, cfg: cfg, sessions: map[*Session]struct{}{}}
+	// The writer checks the limits on its ping ticker, often enough to keep them within a
+	// quarter of their length.
+	h.tick = min(pingPeriod, cfg.IdleTimeout/4, cfg.MaxDuration/4)
+	h.tick = max(h.tick, 250*time.Millisecond)
+	return h
 }
 
 // Reservation is a place for a session that is about to be upgraded.

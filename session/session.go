@@ -280,7 +280,16 @@ func (s *Session) readAudio(r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		if n == len(buf) { // the read limit guarantees the frame ends here
+		if n == len(buf) {
+			// A frame may arrive in fragments: reading on makes gorilla check the read limit on
+			// the next one (and close with 1009) instead of silently dropping the rest.
+			var probe [1]byte
+			if m, err := r.Read(probe[:]); m > 0 || (err != nil && err != io.EOF) {
+				if err == nil {
+					err = websocket.ErrReadLimit
+				}
+				return err
+			}
 			break
 		}
 	}

@@ -102,6 +102,31 @@ func (t *turn) playbackEnd() time.Time {
 	return time.Unix(0, first).Add(time.Duration(t.written.Load()) * time.Millisecond / outputBytesPerMs)
 }
 
+// defaultBytesPerChar estimates the audio of a sentence cut before its synthesis finished: about
+// 14 characters a second (150 words a minute) at 48 bytes a millisecond.
+const defaultBytesPerChar = outputBytesPerMs * 1000 / 14
+
+// closeSegments gives a sentence whose synthesis was cut an estimated end, from the speaking
+// rate of the finished sentences (or defaultBytesPerChar), and never before what was produced.
+func closeSegments(segments []segment, produced int64) {
+	var chars, bytes int64
+	for _, seg := range segments {
+		if seg.end >= 0 {
+			chars += int64(len(seg.text))
+			bytes += seg.end - seg.start
+		}
+	}
+	perChar := int64(defaultBytesPerChar)
+	if chars > 0 && bytes > 0 {
+		perChar = bytes / chars
+	}
+	for i := range segments {
+		if segments[i].end < 0 {
+			segments[i].end = max(produced, segments[i].start+int64(len(segments[i].text))*perChar)
+		}
+	}
+}
+
 // heardText returns the reply text whose audio fits in the first n bytes: whole sentences, and
 // the share of the words of a sentence cut in the middle.
 func heardText(segments []segment, n int64) string {
@@ -448,6 +473,10 @@ func (r *turnRecord) finish(err error) {
 	if first := t.firstAudio.Load(); first > 0 {
 		r.metrics.FirstAudioMs = ms(time.Unix(0, first).Sub(r.in.endOfSpeech))
 	}
+
+	t.mu.Lock()
+	closeSegments(t.segments, t.produced)
+	t.mu.Unlock()
 
 	cause := context.Cause(t.ctx)
 	var stop stopped

@@ -130,7 +130,7 @@ func (m *outMsg) release() {
 func (s *Session) writeLoop() {
 	defer s.wg.Done()
 	defer s.recoverPanic("writer")
-	ping := time.NewTicker(pingPeriod)
+	ping := time.NewTicker(s.hub.tick)
 	defer ping.Stop()
 	for {
 		select {

@@ -82,9 +82,13 @@ func New(t testing.TB, opts Options) *Env {
 		}
 		env.Sim = openaisim.New(p)
 		simHTTP := httptest.NewServer(env.Sim.Handler())
-		t.Cleanup(simHTTP.Close)
+		httpClient := openai.NewHTTPClient()
+		t.Cleanup(func() {
+			simHTTP.Close()
+			httpClient.CloseIdleConnections()
+		})
 		providers = openai.New(openai.Config{
-			APIKey: "test", BaseURL: simHTTP.URL + "/v1",
+			APIKey: "test", BaseURL: simHTTP.URL + "/v1", HTTPClient: httpClient,
 			ChatModel: cfg.ChatModel, STTModel: cfg.STTModel, TTSModel: cfg.TTSModel,
 		}).Providers("sim")
 	}
@@ -102,6 +106,7 @@ func New(t testing.TB, opts Options) *Env {
 	t.Cleanup(func() {
 		srv.Close()
 		env.HTTP.Close()
+		http.DefaultClient.CloseIdleConnections()
 	})
 	return env
 }
