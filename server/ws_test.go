@@ -426,7 +426,7 @@ func TestProviderFailureRefunds(t *testing.T) {
 	if len(ledger) != 8 {
 		t.Fatalf("ledger has %d rows, want 4 charges and 4 refunds", len(ledger))
 	}
-	// A transcription failure charges nothing.
+	// A transcription failure costs nothing: the use charged alongside it is refunded.
 	env.Sim.Fail(openaisim.EndpointSTT, openaisim.Failure{Status: 500, Times: 3})
 	c.Stream(ctx, client.Join(client.Voice(time.Second, 16000), client.Silence(time.Second, 16000)), 16000, 20*time.Millisecond, false) //nolint:errcheck
 	evs, _ := c.Until(10*time.Second, "error")
@@ -434,9 +434,13 @@ func TestProviderFailureRefunds(t *testing.T) {
 		t.Fatalf("STT failure: %s", client.Types(evs))
 	}
 	ledger, _ = env.Store.LedgerByMembership(ctx, m.ID)
-	if len(ledger) != 8 {
-		t.Fatalf("a failed transcription touched the ledger: %d rows", len(ledger))
+	if len(ledger) != 10 || ledger[9].Kind != "refund" || ledger[9].Reason != "stt_failed" {
+		t.Fatalf("ledger after a failed transcription: %+v", ledger[8:])
 	}
+	if got, _ := env.Store.UserMembership(ctx, u.ID, m.ID); *got.RemainingChatUses != 5 {
+		t.Fatalf("remaining %d after a failed transcription", *got.RemainingChatUses)
+	}
+
 	// The session still works.
 	c.Text("still there?")
 	evs, _ = c.Until(10*time.Second, "response.done", "error")

@@ -31,7 +31,8 @@ func (s *Splitter) Push(text string) []string {
 		if end < 0 {
 			return out
 		}
-		if sentence := strings.TrimSpace(cur[:end]); sentence != "" {
+		// A piece without letters or digits (a stray "!" after "?") is not a sentence.
+		if sentence := strings.TrimSpace(cur[:end]); strings.IndexFunc(sentence, isWordRune) >= 0 {
 			out = append(out, sentence)
 		}
 		rest := cur[end:]
@@ -69,7 +70,13 @@ func (s *Splitter) boundary(text string) int {
 				j += size
 			}
 			if j == len(text) {
-				return -1 // wait: the next piece may continue the word ("3." + "5")
+				// The mark ends what has arrived. Do not wait for the next piece (it costs a
+				// token's time on the way to first audio) unless it may continue the word:
+				// "3." + "5", "Mr." + " Smith", "e." + "g.".
+				if r != '.' || endsWordSafely(text[:i]) {
+					return j
+				}
+				return -1
 			}
 			next, _ := utf8.DecodeRuneInString(text[j:])
 			if unicode.IsSpace(next) && !(r == '.' && isAbbreviation(text[:i])) {
@@ -83,6 +90,15 @@ func (s *Splitter) boundary(text string) int {
 		}
 	}
 	return -1
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// endsWordSafely reports whether a period after text surely ends a sentence: the word before
+// it is made of letters and is neither an abbreviation nor an initial.
+func endsWordSafely(text string) bool {
+	last, _ := utf8.DecodeLastRuneInString(text)
+	return unicode.IsLetter(last) && !isAbbreviation(text)
 }
 
 // isAbbreviation reports whether the word that ends text is a known abbreviation or a single

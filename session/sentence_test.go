@@ -22,6 +22,8 @@ func TestSplitter(t *testing.T) {
 		{"newline", []string{"Line one\nLine two"}, []string{"Line one", "Line two"}},
 		{"initials", []string{"J. K. Rowling wrote it. Yes."}, []string{"J. K. Rowling wrote it.", "Yes."}},
 		{"no end", []string{"no punctuation at all"}, []string{"no punctuation at all"}},
+		{"stray marks", []string{"Really?", "!", " Yes."}, []string{"Really?", "Yes."}},
+		{"abbreviation at the end of a piece", []string{"Ask Mr.", " Smith now."}, []string{"Ask Mr. Smith now."}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,6 +39,26 @@ func TestSplitter(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A sentence is handed on as soon as its closing mark arrives, not a token later.
+func TestSplitterDoesNotWaitForTheNextToken(t *testing.T) {
+	var s Splitter
+	for _, tok := range []string{"That", " sounds", " lovely", "."} {
+		if got := s.Push(tok); tok == "." && (len(got) != 1 || got[0] != "That sounds lovely.") {
+			t.Fatalf("after %q: %q", tok, got)
+		} else if tok != "." && len(got) != 0 {
+			t.Fatalf("early sentence after %q: %q", tok, got)
+		}
+	}
+	for _, tok := range []string{" It", " costs", " 3", "."} {
+		if got := s.Push(tok); len(got) != 0 {
+			t.Fatalf("cut after a digit: %q", got)
+		}
+	}
+	if got := s.Push("5 euros!"); len(got) != 1 || got[0] != "It costs 3.5 euros!" {
+		t.Fatalf("got %q", got)
 	}
 }
 

@@ -220,55 +220,109 @@ func ms(d time.Duration) *float64 {
 
 func (r *turnRecord) run() {
 	t, s := r.t, r.t.s
-	tutor := s.tutor
 	ctx := t.ctx
 	if in := r.in; in.audio != nil {
-		if d := in.decided.Sub(in.endOfSpeech); d > 0 {
-			r.metrics.EndpointMs = ms(d)
-		} else {
-			r.metrics.EndpointMs = ms(0)
-		}
-		start := time.Now()
-		text, err := tutor.transcribe(ctx, Audio{Data: EncodePCM16(nil, in.audio), Format: FormatPCM16, SampleRate: DetectorRate})
-		r.metrics.STTMs = ms(time.Since(start))
-		if err != nil {
-			if ctx.Err() == nil || !isStopped(ctx) {
-				s.logger.Warn("transcription failed", "turn", t.id, "err", err)
-				s.sendError(errorCode(err), "could not transcribe the audio: "+err.Error(), t.id)
-			}
-			return // nothing was charged
-		}
-		if text == "" {
-			s.sendError("no_speech", "no words were recognised; nothing was charged", t.id)
+		r.metrics.EndpointMs = ms(max(in.decided.Sub(in.endOfSpeech), 0))
+		// The use is charged while the audio is transcribed, which keeps the database off the
+		// path to first audio; a refusal stops the transcription. A turn that then sends
+		// nothing to the chat model is refunded.
+		if !r.transcribeAndCharge(in.audio) {
 			return
 		}
-		r.userText = text
 	} else {
 		r.userText = in.text
-	}
-	s.send(transcriptEvent{Type: TypeTranscriptUser, TurnID: t.id, Text: r.userText})
-
-	history, settings := s.snapshot()
-	c, err := tutor.store.ChargeChatUse(ctx, s.userID, s.membershipID, "turn "+t.id)
-	if err != nil {
-		if isStopped(ctx) {
+		s.send(transcriptEvent{Type: TypeTranscriptUser, TurnID: t.id, Text: r.userText})
+		c, err := s.tutor.store.ChargeChatUse(ctx, s.userID, s.membershipID, "turn "+t.id)
+		if err != nil {
+			r.refused(err)
 			return
 		}
-		code, msg := chargeError(err)
-		if code == "internal" {
-			s.logger.Error("charge failed", "turn", t.id, "err", err)
-		} else if code != "" {
-			s.setRemaining(intPtr(0))
+		r.charge = &c
+		s.setRemaining(c.Remaining)
+	}
+	history, settings := s.snapshot()
+	s.send(turnEvent{Type: TypeResponseStarted, TurnID: t.id})
+	r.finish(r.respond(history, settings))
+}
+
+type chargeResult struct {
+	charge store.Charge
+	err    error
+}
+
+// transcribeAndCharge runs speech recognition and the charge side by side. It reports whether
+// the turn goes on to the chat model (with r.userText and r.charge set).
+func (r *turnRecord) transcribeAndCharge(audio []int16) bool {
+	t, s := r.t, r.t.s
+	sttCtx, cancelSTT := context.WithCancel(t.ctx)
+	defer cancelSTT()
+	charged := make(chan chargeResult, 1)
+	go func() {
+		c, err := s.tutor.store.ChargeChatUse(t.ctx, s.userID, s.membershipID, "turn "+t.id)
+		if err != nil {
+			cancelSTT()
 		}
-		s.sendError(code, msg, t.id)
+		charged <- chargeResult{c, err}
+	}()
+	start := time.Now()
+	text, sttErr := s.tutor.transcribe(sttCtx, Audio{Data: EncodePCM16(nil, audio), Format: FormatPCM16, SampleRate: DetectorRate})
+	r.metrics.STTMs = ms(time.Since(start))
+	cr := <-charged
+	if cr.err != nil {
+		r.refused(cr.err)
+		return false
+	}
+	r.charge = &cr.charge
+	s.setRemaining(cr.charge.Remaining)
+	switch {
+	case isStopped(t.ctx) || s.ctx.Err() != nil:
+		r.refund("superseded")
+		return false
+	case sttErr != nil:
+		s.logger.Warn("transcription failed", "turn", t.id, "err", sttErr)
+		r.refund("stt_failed")
+		s.sendError(errorCode(sttErr), "could not transcribe the audio ("+errString(sttErr)+"); nothing was charged", t.id)
+		return false
+	case text == "":
+		r.refund("no_speech")
+		s.sendError("no_speech", "no words were recognised; nothing was charged", t.id)
+		return false
+	}
+	r.userText = text
+	s.send(transcriptEvent{Type: TypeTranscriptUser, TurnID: t.id, Text: text})
+	return true
+}
+
+// refused reports a charge the membership refused (or a database failure).
+func (r *turnRecord) refused(err error) {
+	t, s := r.t, r.t.s
+	if isStopped(t.ctx) || s.ctx.Err() != nil {
 		return
 	}
-	r.charge = &c
-	s.setRemaining(c.Remaining)
-	s.send(turnEvent{Type: TypeResponseStarted, TurnID: t.id})
+	code, msg := chargeError(err)
+	if code == "internal" {
+		s.logger.Error("charge failed", "turn", t.id, "err", err)
+	} else {
+		s.setRemaining(intPtr(0))
+	}
+	s.sendError(code, msg, t.id)
+}
 
-	err = r.respond(history, settings)
-	r.finish(err)
+// refund gives back the turn's use (the chat model was not asked, or it failed).
+func (r *turnRecord) refund(reason string) {
+	t, s := r.t, r.t.s
+	if r.charge == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	remaining, err := s.tutor.store.RefundChatUse(ctx, r.charge.ID, reason)
+	if err != nil {
+		s.logger.Error("refund failed", "turn", t.id, "charge", r.charge.ID, "err", err)
+		return
+	}
+	s.setRemaining(remaining)
+	s.tutor.metrics.refunds.Inc()
 }
 
 // respond streams the chat reply and its speech.
@@ -502,15 +556,7 @@ func (r *turnRecord) finish(err error) {
 		t.mu.Unlock()
 		s.logger.Warn("turn failed", "turn", t.id, "err", err)
 		s.send(cancelledEvent{Type: TypeResponseCancelled, TurnID: t.id, Reason: ReasonError})
-		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-		remaining, rerr := s.tutor.store.RefundChatUse(ctx, r.charge.ID, "provider_error")
-		cancel()
-		if rerr != nil {
-			s.logger.Error("refund failed", "turn", t.id, "charge", r.charge.ID, "err", rerr)
-		} else {
-			s.setRemaining(remaining)
-			s.tutor.metrics.refunds.Inc()
-		}
+		r.refund("provider_error")
 		s.sendError(errorCode(err), "the tutor could not answer ("+err.Error()+"); the chat use was refunded", t.id)
 	}
 

@@ -508,8 +508,9 @@ func Tokens(text string) []string {
 	return out
 }
 
-// DefaultReply answers in three sentences of about 60 tokens that echo the learner's last
-// message, so that tests can see which message was answered.
+// DefaultReply answers in three sentences of about 60 tokens (the first one short, as a tutor's
+// reaction is) that echo the learner's last message, so that tests can see which message was
+// answered.
 func DefaultReply(req ChatRequest) string {
 	last := ""
 	for i := len(req.Messages) - 1; i >= 0; i-- {
@@ -532,9 +533,9 @@ func DefaultReply(req ChatRequest) string {
 			turn++
 		}
 	}
-	return fmt.Sprintf("That is a lovely thing to share with me today, thank you so much for telling me. "+
-		"You said %q, which is turn %d of our English conversation. "+
-		"Could you tell me a little more about it, for example what you liked most, who was there with you, and how you felt afterwards?",
+	return fmt.Sprintf("That sounds really lovely, thank you for sharing. "+
+		"You said %q, which is turn %d of our English conversation, and I enjoyed hearing about it. "+
+		"Could you tell me a little more, for example what you liked most, who was there with you, and how you felt afterwards?",
 		echo, turn)
 }
 

@@ -1,0 +1,33 @@
+# Shared helpers of the scripts; source it.
+
+# go_tags prints the build tags: pocketsphinx when its library is installed.
+go_tags() {
+  if pkg-config --exists pocketsphinx sphinxbase 2>/dev/null; then echo pocketsphinx; fi
+}
+
+# apt_install installs Debian packages when we may (root with apt-get); otherwise it prints the
+# command and returns 1.
+apt_install() {
+  local missing=("$@")
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing: ${missing[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
+    return
+  fi
+  echo "missing: ${missing[*]} — install with: sudo apt-get install -y ${missing[*]}" >&2
+  return 1
+}
+
+# offline_packages prints the Debian packages the offline engines need that are missing.
+offline_packages() {
+  local pkgs=()
+  command -v espeak-ng >/dev/null 2>&1 || pkgs+=(espeak-ng)
+  command -v pocketsphinx_continuous >/dev/null 2>&1 || pkgs+=(pocketsphinx)
+  [ -d /usr/share/pocketsphinx/model/en-us/en-us ] || pkgs+=(pocketsphinx-en-us)
+  if command -v apt-get >/dev/null 2>&1 && ! pkg-config --exists pocketsphinx 2>/dev/null; then
+    pkgs+=(libpocketsphinx-dev pkg-config)
+  fi
+  echo "${pkgs[@]}"
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make test: every test, against a throwaway PostgreSQL (or TEST_DATABASE_URL), with -race.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  tmp=$(mktemp -d /tmp/aitutor-test.XXXXXX)
+  chmod 755 "$tmp"
+  cleanup() { scripts/pg.sh stop "$tmp/pg"; rm -rf "$tmp"; }
+  trap cleanup EXIT
+  port=$(scripts/pg.sh freeport)
+  base=$(scripts/pg.sh start "$tmp/pg" "$port" fast)
+  export TEST_DATABASE_URL=${base%/aitutor*}/postgres?sslmode=disable
+  echo "throwaway PostgreSQL on port $port"
+fi
+mkdir -p test-artifacts
+tags=$(go_tags)
+echo "go test${tags:+ -tags $tags} -race ./..."
+go vet -tags "$tags" ./...
+go test -tags "$tags" -race -count=1 -timeout 20m "$@" ./...
