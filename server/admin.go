@@ -33,6 +33,12 @@ type createPlanRequest struct {
 
 var currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
 
+// Upper bounds of plan fields (the database columns hold more; these catch typos).
+const (
+	maxUses  = 1_000_000
+	maxPrice = 100_000_000_00 // 100 million in major units
+)
+
 // adminCreatePlan: POST /api/admin/plan — admins. Accepts the prototype's body
 // (features.chatUses, features.analysisUses) as well as flat chatUses/analysisUses and a target
 // (B2C when missing).
@@ -67,10 +73,12 @@ func (s *Server) adminCreatePlan(c echo.Context) error {
 		return badRequest("durationDays must be a whole number of days from 1 to 3660")
 	case req.Price == nil || *req.Price < 0:
 		return badRequest("price must be a whole, non-negative number of minor currency units (cents)")
-	case p.ChatUses != nil && *p.ChatUses < 0:
-		return badRequest("chatUses must be null (unlimited) or at least 0")
-	case p.AnalysisUses != nil && *p.AnalysisUses < 0:
-		return badRequest("analysisUses must be null (unlimited) or at least 0")
+	case p.ChatUses != nil && (*p.ChatUses < 0 || *p.ChatUses > maxUses):
+		return badRequest("chatUses must be null (unlimited) or from 0 to %d", maxUses)
+	case p.AnalysisUses != nil && (*p.AnalysisUses < 0 || *p.AnalysisUses > maxUses):
+		return badRequest("analysisUses must be null (unlimited) or from 0 to %d", maxUses)
+	case *req.Price > maxPrice:
+		return badRequest("price is at most %d minor units", maxPrice)
 	case p.Currency != "" && !currencyRe.MatchString(p.Currency):
 		return badRequest("currency must be an ISO 4217 code such as USD")
 	}

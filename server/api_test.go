@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -67,6 +68,7 @@ func TestSignupAndLogin(t *testing.T) {
 		{"short password", "/api/auth/signup", map[string]string{"name": "A", "email": "b@example.com", "password": "short"}, 400, "bad_request"},
 		{"no name", "/api/auth/signup", map[string]string{"email": "c@example.com", "password": "12345678"}, 400, "bad_request"},
 		{"bad customer type", "/api/auth/signup", map[string]string{"name": "A", "email": "d@example.com", "password": "12345678", "customerType": "VIP"}, 400, "bad_request"},
+		{"self-declared company account", "/api/auth/signup", map[string]string{"name": "A", "email": "e@example.com", "password": "12345678", "customerType": "B2B"}, 400, "bad_request"},
 		{"malformed JSON", "/api/auth/signup", `{"name": "A",`, 400, "bad_request"},
 		{"empty body", "/api/auth/login", "", 400, "bad_request"},
 		{"wrong type", "/api/auth/login", `{"email": 5, "password": "x"}`, 400, "bad_request"},
@@ -343,6 +345,8 @@ func TestAdminPlans(t *testing.T) {
 		{"negative uses", map[string]any{"name": "x", "durationDays": 3, "price": 1, "chatUses": -5}},
 		{"disagreeing uses", map[string]any{"name": "x", "durationDays": 3, "price": 1, "chatUses": 5, "features": map[string]any{"chatUses": 6}}},
 		{"bad currency", map[string]any{"name": "x", "durationDays": 3, "price": 1, "currency": "dollars"}},
+		{"uses beyond the column", map[string]any{"name": "x", "durationDays": 3, "price": 1, "chatUses": 3000000000}},
+		{"absurd price", map[string]any{"name": "x", "durationDays": 3, "price": 1e15}},
 		{"malformed", `{"name": "x"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -498,6 +502,17 @@ func TestBodyLimit(t *testing.T) {
 	env := servertest.New(t, servertest.Options{})
 	big := fmt.Sprintf(`{"name":"A","email":"a@example.com","password":"%s"}`, strings.Repeat("x", 2<<20))
 	want(t, env.Do("POST", "/api/auth/signup", "", big), 413, "payload_too_large")
+	// Without a Content-Length (chunked), the limit applies while reading.
+	req, _ := http.NewRequest("POST", env.URL+"/api/auth/signup", io.MultiReader(strings.NewReader(big)))
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = -1
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want(t, servertest.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, 413, "payload_too_large")
 }
 
 var _ = server.Config{}

@@ -175,12 +175,12 @@ func (s *Server) signup(c echo.Context) error {
 	if len(req.Password) < 8 || len(req.Password) > 72 {
 		return badRequest("password must be 8 to 72 bytes long")
 	}
-	if req.CustomerType == "" {
-		req.CustomerType = store.B2C
+	// Learners sign themselves up as consumers; company (B2B) learners get their plans from an
+	// administrator (POST /api/admin/users/:userId/plans/:planId/assign).
+	if req.CustomerType != "" && req.CustomerType != store.B2C {
+		return badRequest("customerType must be B2C: company accounts are arranged by an administrator")
 	}
-	if req.CustomerType != store.B2C && req.CustomerType != store.B2B {
-		return badRequest("customerType must be B2C or B2B")
-	}
+	req.CustomerType = store.B2C
 	if utf8.RuneCountInString(req.Region) > 100 {
 		return badRequest("region is at most 100 characters")
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -56,6 +57,8 @@ type Config struct {
 	AuthRateLimit      float64       // AUTH_RATE_LIMIT: sign-in/sign-up requests per second per client IP
 	LogLevel           string        // LOG_LEVEL
 	LogFormat          string        // LOG_FORMAT: json or text
+	DebugAddr          string        // DEBUG_ADDR: pprof listener, e.g. 127.0.0.1:6060; off when empty
+	TrustedProxies     []*net.IPNet  // TRUSTED_PROXIES: CIDRs of reverse proxies whose X-Forwarded-For is believed
 }
 
 // Development reports whether APP_ENV=development.
@@ -88,6 +91,7 @@ func Load(getenv func(string) string) (Config, error) {
 		AuthRateLimit:      e.float("AUTH_RATE_LIMIT", 5),
 		LogLevel:           e.str("LOG_LEVEL", "info"),
 		LogFormat:          e.str("LOG_FORMAT", ""),
+		DebugAddr:          e.str("DEBUG_ADDR", ""),
 	}
 	if c.Env != "development" && c.Env != "production" && c.Env != "test" {
 		e.fail("APP_ENV", "must be development, production or test")
@@ -161,6 +165,24 @@ func Load(getenv func(string) string) (Config, error) {
 			e.fail("ALLOWED_ORIGINS", fmt.Sprintf("%q is not an origin such as https://tutor.example.com", o))
 		}
 		c.AllowedOrigins = append(c.AllowedOrigins, o)
+	}
+	for _, cidr := range strings.Split(e.str("TRUSTED_PROXIES", ""), ",") {
+		if cidr = strings.TrimSpace(cidr); cidr == "" {
+			continue
+		}
+		if !strings.Contains(cidr, "/") {
+			if strings.Contains(cidr, ":") {
+				cidr += "/128"
+			} else {
+				cidr += "/32"
+			}
+		}
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			e.fail("TRUSTED_PROXIES", fmt.Sprintf("%q is not an IP address or CIDR range", cidr))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, n)
 	}
 	if c.SessionIdleTimeout < time.Second {
 		e.fail("SESSION_IDLE_TIMEOUT", "must be at least 1s")

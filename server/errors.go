@@ -47,8 +47,9 @@ var domainErrors = []struct {
 	{store.ErrIdempotencyBusy, apiError{http.StatusConflict, "idempotency_key_in_flight", "a request with this Idempotency-Key is still being processed; retry shortly"}},
 	{session.ErrUnsupportedAudio, apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "this audio format is not supported"}},
 	{session.ErrNoSpeech, apiError{http.StatusBadRequest, "no_speech", "no speech was heard in the audio"}},
-	{session.ErrProvider, apiError{http.StatusBadGateway, "provider_error", "the speech or chat provider failed; the chat use was refunded"}},
-	{session.ErrProviderTimeout, apiError{http.StatusServiceUnavailable, "provider_timeout", "the speech or chat provider did not answer in time; the chat use was refunded"}},
+	{session.ErrConversationMismatch, apiError{http.StatusBadRequest, "conversation_mismatch", "this conversation belongs to another membership; start a new one"}},
+	{session.ErrProvider, apiError{http.StatusBadGateway, "provider_error", "the speech or chat provider failed; nothing was charged for this turn"}},
+	{session.ErrProviderTimeout, apiError{http.StatusServiceUnavailable, "provider_timeout", "the speech or chat provider did not answer in time; nothing was charged for this turn"}},
 }
 
 // toAPIError turns any error into what the client sees; ok is false for unexpected errors (500).

@@ -105,6 +105,14 @@ func (s *Server) routes(web http.Handler) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = echo.ExtractIPDirect()
+	if len(s.cfg.TrustedProxies) > 0 {
+		// Behind a reverse proxy the client is the X-Forwarded-For entry before the proxies.
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range s.cfg.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
 
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{TargetHeader: echo.HeaderXRequestID}))
 	e.Use(s.recoverPanics)
@@ -233,10 +241,11 @@ func bindJSON(c echo.Context, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var maxErr *http.MaxBytesError
 		var typeErr *json.UnmarshalTypeError
+		var httpErr *echo.HTTPError
 		switch {
 		case errors.Is(err, io.EOF):
 			return badRequest("the request body is empty; send a JSON object")
-		case errors.As(err, &maxErr):
+		case errors.As(err, &maxErr), errors.As(err, &httpErr) && httpErr.Code == http.StatusRequestEntityTooLarge:
 			return newError(http.StatusRequestEntityTooLarge, "payload_too_large", "the request body is too large")
 		case errors.As(err, &typeErr):
 			return badRequest("field %q has the wrong type (want %s)", typeErr.Field, typeErr.Type)
@@ -270,6 +279,15 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
+	if s.cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(s.cfg.DebugAddr, s.logger)
+		if err != nil {
+			httpServer.Close()
+			sched.Shutdown() //nolint:errcheck
+			return err
+		}
+		defer stopDebug()
+	}
 	s.logger.Info("listening", "port", s.cfg.Port, "providers", s.tutor.ProviderName())
 
 	select {

@@ -196,6 +196,7 @@ func (s *Server) tutorWS(c echo.Context) error {
 		reservation.Release()
 		return nil // the upgrader has answered
 	}
+	c.Response().Status = http.StatusSwitchingProtocols // for the request log and metrics
 	logger := s.logger.With("request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	s.sessions.Start(conn, session.Params{User: u, Membership: m, ConversationID: conv.ID, Logger: logger}, reservation)
 	return nil

@@ -736,6 +736,17 @@ func TestIdleSessionsAreClosed(t *testing.T) {
 	c := dial(t, env, tok, m.ID)
 	// Silence is not activity.
 	go c.Stream(context.Background(), client.Silence(3*time.Second, 16000), 16000, 20*time.Millisecond, true) //nolint:errcheck
+	evs, _ := c.Until(5*time.Second, "error")
+	var e struct {
+		Code  string `json:"code"`
+		Fatal bool   `json:"fatal"`
+	}
+	if len(evs) > 0 {
+		evs[len(evs)-1].Decode(&e) //nolint:errcheck
+	}
+	if e.Code != "idle_timeout" || !e.Fatal {
+		t.Fatalf("before closing: %s", client.Types(evs))
+	}
 	select {
 	case <-c.Done():
 	case <-time.After(5 * time.Second):
@@ -744,6 +755,52 @@ func TestIdleSessionsAreClosed(t *testing.T) {
 	if c.CloseCode != 4000 {
 		t.Fatalf("close code %d (%s), want 4000", c.CloseCode, c.CloseText)
 	}
+}
+
+func TestShutdownLetsTheTurnFinish(t *testing.T) {
+	noLeaks(t)
+	p := openaisim.Profile{Name: "medium", STT: 10 * time.Millisecond, ChatFirstToken: 20 * time.Millisecond,
+		ChatPerToken: 5 * time.Millisecond, TTSFirstByte: 20 * time.Millisecond, TTSSpeed: 10}
+	env := servertest.New(t, servertest.Options{Profile: &p})
+	_, tok, m := env.Learner("ann@example.com", intp(3))
+	c := dial(t, env, tok, m.ID)
+	idle := dial(t, env, tok, m.ID)
+	c.Text("Tell me something.")
+	if _, err := c.Until(10*time.Second, "audio"); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		env.Server.Close()
+		close(stopped)
+	}()
+	// The idle session is told and closed at once.
+	evs, _ := idle.Until(5*time.Second, "error")
+	if len(evs) == 0 || evs[len(evs)-1].Field("code") != "shutting_down" {
+		t.Fatalf("idle session: %s", client.Types(evs))
+	}
+	<-idle.Done()
+	if idle.CloseCode != websocket.CloseGoingAway {
+		t.Fatalf("idle session closed with %d", idle.CloseCode)
+	}
+	// No new sessions.
+	if _, err := client.Dial(context.Background(), env.WSURL(m.ID), client.Options{Token: tok}); err == nil {
+		t.Fatal("a session opened during shutdown")
+	}
+	// The live turn finishes, then its session closes with 1001.
+	evs, err := c.Until(10*time.Second, "response.done", "response.cancelled")
+	if err != nil || evs[len(evs)-1].Type != "response.done" {
+		t.Fatalf("live turn during shutdown: %v %s", err, client.Types(evs))
+	}
+	evs, _ = c.Until(5*time.Second, "error")
+	if len(evs) == 0 || evs[len(evs)-1].Field("code") != "shutting_down" {
+		t.Fatalf("after the turn: %s", client.Types(evs))
+	}
+	<-c.Done()
+	if c.CloseCode != websocket.CloseGoingAway {
+		t.Fatalf("close code %d", c.CloseCode)
+	}
+	<-stopped
 }
 
 func TestSlowClientIsClosedNotBuffered(t *testing.T) {

@@ -39,6 +39,9 @@ type ExchangeResult struct {
 	Metrics        Metrics
 }
 
+// ErrConversationMismatch: a REST turn named a conversation of another membership.
+var ErrConversationMismatch = errors.New("conversation belongs to another membership")
+
 // maxParallelTTS bounds the sentences of one REST reply synthesized at once.
 const maxParallelTTS = 4
 
@@ -131,6 +134,9 @@ func (t *Tutor) conversationHistory(ctx context.Context, userID, membershipID, c
 	}
 	if c.UserID != userID {
 		return nil, store.ErrForbidden
+	}
+	if c.MembershipID != membershipID {
+		return nil, fmt.Errorf("%w: conversation %s belongs to another membership", ErrConversationMismatch, conversationID)
 	}
 	msgs, err := t.store.Messages(ctx, conversationID)
 	if err != nil {

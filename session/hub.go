@@ -146,7 +146,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	for _, s := range live {
-		s.closeWith(&CloseReason{Code: CloseGoingAway, Reason: "server shutting down"})
+		s.fail(CloseGoingAway, "shutting_down", "the server is restarting; reconnect in a moment")
 	}
 	select {
 	case <-empty:

@@ -139,7 +139,6 @@ const (
 	ReasonBargeIn      = "barge_in"
 	ReasonClientCancel = "client_cancel"
 	ReasonError        = "error"
-	ReasonShutdown     = "shutdown"
 )
 
 type errorEvent struct {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -174,26 +175,26 @@ func (s *Session) touch() { s.lastActivity.Store(time.Now().UnixNano()) }
 
 // checkLimits says whether the session has been idle or open too long (checked by the writer on
 // every ping tick; a running turn is never cut).
-func (s *Session) checkLimits() *CloseReason {
+func (s *Session) checkLimits() (*CloseReason, string) {
 	s.mu.Lock()
 	busy := s.current != nil && !s.current.finished()
 	s.mu.Unlock()
 	if busy {
-		return nil
+		return nil, ""
 	}
 	if time.Since(s.started) > s.hub.cfg.MaxDuration {
-		return &CloseReason{Code: CloseMaxDuration, Reason: "session time limit reached"}
+		return &CloseReason{Code: CloseMaxDuration, Reason: "session time limit reached; reconnect to go on"}, "session_time_limit"
 	}
 	if time.Since(time.Unix(0, s.lastActivity.Load())) > s.hub.cfg.IdleTimeout {
-		return &CloseReason{Code: CloseIdle, Reason: "idle timeout"}
+		return &CloseReason{Code: CloseIdle, Reason: "closed after a period without speech or messages"}, "idle_timeout"
 	}
-	return nil
+	return nil, ""
 }
 
 func (s *Session) recoverPanic(where string) {
 	if r := recover(); r != nil {
-		s.logger.Error("panic in session", "where", where, "panic", r)
-		s.closeWith(&CloseReason{Code: CloseInternal, Reason: "internal error"})
+		s.logger.Error("panic in session", "where", where, "panic", r, "stack", string(debug.Stack()))
+		s.fail(CloseInternal, "internal", "internal error; reconnect to go on")
 	}
 }
 
@@ -307,6 +308,7 @@ func (s *Session) readAudio(r io.Reader) error {
 		in = s.resampled
 	}
 	s.onSamples(in)
+	s.tutor.metrics.frames.Inc()
 	return nil
 }
 
@@ -557,7 +559,7 @@ func (s *Session) drain() {
 	busy := s.current != nil && !s.current.finished()
 	s.mu.Unlock()
 	if !busy {
-		s.closeWith(&CloseReason{Code: CloseGoingAway, Reason: "server shutting down"})
+		s.fail(CloseGoingAway, "shutting_down", "the server is restarting; reconnect in a moment")
 	}
 }
 

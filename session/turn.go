@@ -196,7 +196,7 @@ func (t *turn) run(prev *turn, in turnInput) {
 	draining := s.draining
 	s.mu.Unlock()
 	if draining {
-		s.closeWith(&CloseReason{Code: CloseGoingAway, Reason: "server shutting down"})
+		s.fail(CloseGoingAway, "shutting_down", "the server is restarting; reconnect in a moment")
 	}
 }
 

@@ -172,6 +172,7 @@ type tutorMetrics struct {
 	refunds  prometheus.Counter
 	sessions prometheus.Gauge
 	closes   *prometheus.CounterVec
+	frames   prometheus.Counter
 }
 
 func newTutorMetrics(reg prometheus.Registerer) *tutorMetrics {
@@ -197,8 +198,12 @@ func newTutorMetrics(reg prometheus.Registerer) *tutorMetrics {
 			Name: "aitutor_sessions_closed_total",
 			Help: "Closed WebSocket sessions by close code.",
 		}, []string{"code"}),
+		frames: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aitutor_audio_frames_total",
+			Help: "Audio frames received from learners and run through turn detection.",
+		}),
 	}
-	reg.MustRegister(m.stages, m.turns, m.refunds, m.sessions, m.closes)
+	reg.MustRegister(m.stages, m.turns, m.refunds, m.sessions, m.closes, m.frames)
 	return m
 }
 

@@ -142,8 +142,8 @@ func (s *Session) writeLoop() {
 				return
 			}
 		case <-ping.C:
-			if reason := s.checkLimits(); reason != nil {
-				s.closeWith(reason)
+			if reason, code := s.checkLimits(); reason != nil {
+				s.fail(reason.Code, code, reason.Reason)
 				continue
 			}
 			s.conn.SetWriteDeadline(time.Now().Add(writeWait)) //nolint:errcheck

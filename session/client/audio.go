@@ -36,3 +36,12 @@ func Join(clips ...[]int16) []int16 {
 	}
 	return out
 }
+
+// EncodeSamples returns samples as little-endian 16-bit PCM bytes.
+func EncodeSamples(samples []int16) []byte {
+	b := make([]byte, 2*len(samples))
+	for i, s := range samples {
+		b[2*i], b[2*i+1] = byte(uint16(s)), byte(uint16(s)>>8)
+	}
+	return b
+}

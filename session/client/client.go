@@ -58,6 +58,8 @@ type Options struct {
 	Browser      bool   // send the token as a subprotocol, as browsers must
 	Origin       string // Origin header
 	EventsBuffer int    // events kept while nobody reads (default 4096)
+	// OnPong is called (on the read goroutine) with the payload of each pong.
+	OnPong func(appData string)
 }
 
 // ErrClosed: the session has ended.
@@ -90,6 +92,9 @@ func Dial(ctx context.Context, url string, o Options) (*Client, error) {
 		o.EventsBuffer = 4096
 	}
 	c := &Client{conn: conn, events: make(chan Event, o.EventsBuffer), done: make(chan struct{})}
+	if o.OnPong != nil {
+		conn.SetPongHandler(func(appData string) error { o.OnPong(appData); return nil })
+	}
 	go c.readLoop()
 	return c, nil
 }
@@ -256,6 +261,13 @@ func (c *Client) write(mt int, data []byte) error {
 	defer c.writeMu.Unlock()
 	c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
 	return c.conn.WriteMessage(mt, data)
+}
+
+// Ping sends a ping with payload; the server's reader answers it (see Options.OnPong).
+func (c *Client) Ping(payload string) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return c.conn.WriteControl(websocket.PingMessage, []byte(payload), time.Now().Add(5*time.Second))
 }
 
 // Close ends the session with a normal close and waits briefly for the server's answer.
