@@ -258,7 +258,9 @@ func (r *turnRecord) transcribeAndCharge(audio []int16) bool {
 	defer cancelSTT()
 	charged := make(chan chargeResult, 1)
 	go func() {
+		chargeStart := time.Now()
 		c, err := s.tutor.store.ChargeChatUse(t.ctx, s.userID, s.membershipID, "turn "+t.id)
+		s.tutor.metrics.stages.WithLabelValues("ws", "charge").Observe(time.Since(chargeStart).Seconds())
 		if err != nil {
 			cancelSTT()
 		}

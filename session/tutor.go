@@ -179,7 +179,7 @@ func newTutorMetrics(reg prometheus.Registerer) *tutorMetrics {
 	m := &tutorMetrics{
 		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "aitutor_turn_stage_seconds",
-			Help:    "Latency of each stage of a tutor turn (endpoint, stt, chat_first_token, first_sentence, tts_first_byte, first_audio, total).",
+			Help:    "Latency of each stage of a tutor turn (endpoint, stt, charge, chat_first_token, first_sentence, tts_first_byte, first_audio, total).",
 			Buckets: []float64{.01, .025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30},
 		}, []string{"channel", "stage"}),
 		turns: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -1,0 +1,111 @@
+package loadgen
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+func ms(v Millis) string { return fmt.Sprintf("%.1f", float64(v)) }
+
+func kib(bytes float64) string { return fmt.Sprintf("%.1f KiB", bytes/1024) }
+
+// Markdown renders the report for docs/BENCHMARKS.md; command is how it was produced.
+func (r *Report) Markdown(command string) string {
+	var b strings.Builder
+	p := r.Profile
+	fmt.Fprintf(&b, "Simulator profile %q: transcription %v; chat first token %v, then %v a token; "+
+		"TTS first byte %v, then audio at %gx real time. The benchmark reply's first sentence is %d tokens, so the "+
+		"**provider limit** of a streamed turn (transcription + first token + the first sentence's tokens + TTS first byte) is **%s ms**.\n\n",
+		p.Name, p.STT, p.ChatFirstToken, p.ChatPerToken, p.TTSFirstByte, p.TTSSpeed, r.FirstSentence, ms(r.ProviderLimit))
+	fmt.Fprintf(&b, "Command: `%s`\n\n", command)
+
+	if fa := r.FirstAudio; fa != nil {
+		b.WriteString("### 1. First audio: streamed vs upload-and-wait\n\n")
+		fmt.Fprintf(&b, "The same 1.2 s utterance, %d times each way, one learner. Streamed: `GET /api/tutor/ws`, from `input.commit` (end of speech) "+
+			"to the first reply audio frame at the client. Upload-and-wait: `POST /api/tutor/chat` with the utterance as WAV, then `GET ttsUrl`, "+
+			"from the start of the upload to the first audio byte at the client.\n\n", fa.Streamed.N)
+		b.WriteString(markdownTable([]string{"path", "p50 ms", "p95 ms", "max ms"}, [][]string{
+			{"streamed (protocol v1)", ms(fa.Streamed.P50), ms(fa.Streamed.P95), ms(fa.Streamed.Max)},
+			{"upload-and-wait (REST, this server)", ms(fa.UploadWait.P50), ms(fa.UploadWait.P95), ms(fa.UploadWait.Max)},
+			{"provider limit of a streamed turn", ms(r.ProviderLimit), "", ""},
+			{"the prototype's flow (whole reply synthesized first), modelled", ms(fa.Prototype), "", ""},
+			{"streamed, firstAudioMs as the server reports it", ms(fa.ServerFirst.P50), ms(fa.ServerFirst.P95), ms(fa.ServerFirst.Max)},
+		}))
+		fmt.Fprintf(&b, "\nUpload-and-wait p50 / streamed p50 = **%.1f×**; streamed p50 is %s ms above the provider limit.\n\n",
+			fa.Ratio, ms(fa.Streamed.P50-r.ProviderLimit))
+	}
+	if o := r.Overhead; o != nil {
+		b.WriteString("### 2. Server overhead above the providers\n\n")
+		b.WriteString("First audio at the client minus the provider limit. It includes everything that is not the simulator's own " +
+			"waiting: the server's work, the simulator's HTTP handling and timer slack, loopback networking and the load generator.\n\n")
+		b.WriteString(markdownTable([]string{"load", "turns", "p50 ms", "p95 ms", "p99 ms", "max ms", "target"}, [][]string{
+			{"1 session", fmt.Sprint(o.Single.N), ms(o.Single.P50), ms(o.Single.P95), ms(o.Single.P99), ms(o.Single.Max), "p50 ≤ 2, p99 ≤ 10"},
+			{fmt.Sprintf("%d concurrent talking sessions", o.Sessions), fmt.Sprint(o.Concurrent.N), ms(o.Concurrent.P50), ms(o.Concurrent.P95), ms(o.Concurrent.P99), ms(o.Concurrent.Max), "p99 ≤ 20"},
+		}))
+		fmt.Fprintf(&b, "\nServer CPU during the concurrent run: %.2f cores. Failed turns: %d.\n\n", o.ServerCPU, o.Failed)
+		if len(o.Stages) > 0 {
+			b.WriteString("Stage latencies of the concurrent turns as the server measured them (`response.done` metrics), against what the profile sets:\n\n")
+			rows := [][]string{}
+			for _, st := range []struct {
+				name string
+				set  time.Duration
+			}{
+				{"sttMs", p.STT}, {"chatFirstTokenMs", p.ChatFirstToken},
+				{"firstSentenceMs", p.ChatFirstToken + time.Duration(r.FirstSentence-1)*p.ChatPerToken},
+				{"ttsFirstByteMs", p.TTSFirstByte}, {"firstAudioMs", time.Duration(float64(r.ProviderLimit) * float64(time.Millisecond))},
+			} {
+				x := o.Stages[st.name]
+				rows = append(rows, []string{st.name, ms(millis(st.set)), ms(x.P50), ms(x.P99), ms(x.Max)})
+			}
+			b.WriteString(markdownTable([]string{"stage", "profile ms", "p50 ms", "p99 ms", "max ms"}, rows))
+			b.WriteString("\n")
+		}
+	}
+	if c := r.Capacity; c != nil {
+		b.WriteString("### 3. Capacity: sessions streaming real-time microphone audio\n\n")
+		b.WriteString("Each session sends 16 kHz PCM in 20 ms frames in real time (quiet room noise, which turn detection must " +
+			"ignore). *Frame handling* is the round trip of a WebSocket ping that each session sends once a second behind its " +
+			"audio frames: the server's reader answers it after handling every frame before it. A step passes with frame " +
+			"handling p99 under 10 ms and every frame sent handled (`aitutor_audio_frames_total`).\n\n")
+		rows := [][]string{}
+		for _, s := range c.Steps {
+			pass := "yes"
+			if !s.Pass {
+				pass = "no"
+			}
+			if s.GeneratorLimits {
+				pass += " (generator late)"
+			}
+			rows = append(rows, []string{fmt.Sprint(s.Sessions), ms(s.Handling.P50), ms(s.Handling.P99), fmt.Sprint(s.FramesSent), fmt.Sprint(s.FramesHandled),
+				fmt.Sprintf("%.2f", s.ServerCores), fmt.Sprintf("%.3f", s.CoresPer100), ms(s.SendLag.P99), pass})
+		}
+		b.WriteString(markdownTable([]string{"sessions", "handling p50 ms", "handling p99 ms", "frames sent", "frames handled", "server cores", "cores / 100 sessions", "generator lag p99 ms", "pass"}, rows))
+		fmt.Fprintf(&b, "\nMost sessions held: **%d** (target ≥ 1,000 at ≤ 0.1 core per 100 sessions).\n\n", c.Max)
+	}
+	if m := r.Memory; m != nil {
+		b.WriteString("### 4. Memory per session\n\n")
+		b.WriteString("Resident set (from /proc) and Go memory (heap in use + goroutine stacks, from the runtime), after a forced " +
+			"garbage collection, divided by the number of sessions. Talking sessions are measured while every reply streams.\n\n")
+		b.WriteString(markdownTable([]string{"sessions", "RSS per session", "Go heap + stacks per session", "target"}, [][]string{
+			{fmt.Sprintf("%d idle", m.IdleSessions), kib(m.IdleRSSPerSession), kib(m.IdleGoPerSession), "≤ 12 KiB"},
+			{fmt.Sprintf("%d talking", m.TalkingSessions), kib(m.TalkingRSSPerSession), kib(m.TalkingGoPerSession), ""},
+		}))
+		b.WriteString("\n")
+	}
+	if len(r.REST) > 0 {
+		b.WriteString("### 5. REST\n\n")
+		rows := [][]string{}
+		for _, x := range r.REST {
+			rows = append(rows, []string{x.Name, fmt.Sprint(x.Concurrency), fmt.Sprintf("%.0f", x.RPS), ms(x.P50), ms(x.P99), fmt.Sprint(x.Errors), x.Tool})
+		}
+		b.WriteString(markdownTable([]string{"operation", "clients", "requests/s", "p50 ms", "p99 ms", "errors", "measured with"}, rows))
+		for _, x := range r.REST {
+			if x.Tool == "wrk" {
+				fmt.Fprintf(&b, "\n`%s`", x.Command)
+			}
+		}
+		b.WriteString("\n\nTarget: ≥ 4,000 requests/s (10× the prototype's ~400) with p99 ≤ 50 ms.\n\n")
+	}
+	return b.String()
+}
