@@ -158,7 +158,12 @@ func TestSpokenTurn(t *testing.T) {
 	if len(ledger) != 1 || ledger[0].Kind != "charge" {
 		t.Fatalf("ledger = %+v", ledger)
 	}
+	// The reply audio is stored just after response.done.
 	r := env.Do("GET", d.AudioURL, "", nil)
+	for deadline := time.Now().Add(5 * time.Second); r.Status == 404 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		r = env.Do("GET", d.AudioURL, "", nil)
+	}
 	if r.Status != 200 || r.Header.Get("Content-Type") != "audio/wav" || len(r.Body) != audio+44 {
 		t.Fatalf("stored reply audio: %d %s, %d bytes, want %d", r.Status, r.Header.Get("Content-Type"), len(r.Body), audio+44)
 	}

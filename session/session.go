@@ -74,6 +74,8 @@ type historyEntry struct {
 	assistant string
 	// segments map the reply's audio to its text, for response.truncate.
 	segments []segment
+	// saved is closed once the turn is in the database.
+	saved <-chan struct{}
 }
 
 const (

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/aitutor/aitutor/store"
 )
 
@@ -562,10 +564,31 @@ func (r *turnRecord) finish(err error) {
 		s.sendError(errorCode(err), "the tutor could not answer ("+err.Error()+"); the chat use was refunded", t.id)
 	}
 
-	audioURL := r.save()
-	s.pushHistory(historyEntry{turnID: t.id, user: r.userText, assistant: r.keptReply, segments: r.segmentsCopy()})
+	// The turn and its audio are stored in the background, so that the next turn does not wait
+	// for a large write; the audio's id is made here so that response.done can carry its URL.
+	t.mu.Lock()
+	audio := t.audio
+	t.audio = nil
+	t.mu.Unlock()
+	if r.status != store.TurnDone {
+		audio = audio[:min(int64(len(audio)), t.written.Load())]
+	}
+	audioURL, audioID := "", ""
+	if len(audio) > 0 {
+		audioID = uuid.NewString()
+		audioURL = "/api/audio/" + audioID
+	}
+	r.metrics.TotalMs = ms(time.Since(r.in.endOfSpeech))
+	msg := r.message(audioID)
+	saved := make(chan struct{})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(saved)
+		s.saveTurn(msg, audio)
+	}()
+	s.pushHistory(historyEntry{turnID: t.id, user: r.userText, assistant: r.keptReply, segments: r.segmentsCopy(), saved: saved})
 	if r.status == store.TurnDone {
-		r.metrics.TotalMs = ms(time.Since(r.in.endOfSpeech))
 		s.send(doneEvent{
 			Type: TypeResponseDone, TurnID: t.id, Text: r.keptReply, RemainingChatUses: s.getRemaining(),
 			Metrics: r.metrics, AudioURL: audioURL,
@@ -580,42 +603,36 @@ func (r *turnRecord) segmentsCopy() []segment {
 	return append([]segment(nil), r.t.segments...)
 }
 
-// save stores the turn and its reply audio; it returns the audio's URL path.
-func (r *turnRecord) save() string {
-	t, s := r.t, r.t.s
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
-	var audioID *string
-	path := ""
-	t.mu.Lock()
-	audio := t.audio
-	t.audio = nil
-	t.mu.Unlock()
-	if r.status != store.TurnDone {
-		audio = audio[:min(int64(len(audio)), t.written.Load())]
-	}
-	if len(audio) > 0 {
-		id, err := s.tutor.store.SaveAudio(ctx, s.userID, "audio/wav", WAV(audio, OutputSampleRate))
-		if err != nil {
-			s.logger.Error("saving reply audio", "turn", t.id, "err", err)
-		} else {
-			audioID, path = &id, "/api/audio/"+id
-		}
-	}
+// message is the turn as the database stores it.
+func (r *turnRecord) message(audioID string) *store.Message {
 	msg := &store.Message{
-		ConversationID: s.conversationID, TurnID: t.id, UserText: r.userText, TutorText: r.keptReply,
-		Status: r.status, TutorAudioID: audioID,
-		EndpointMs: r.metrics.EndpointMs, STTMs: r.metrics.STTMs, ChatFirstTokenMs: r.metrics.ChatFirstTokenMs,
-		FirstSentenceMs: r.metrics.FirstSentenceMs, TTSFirstByteMs: r.metrics.TTSFirstByteMs,
-		FirstAudioMs: r.metrics.FirstAudioMs, TotalMs: ms(time.Since(r.in.endOfSpeech)),
+		ConversationID: r.t.s.conversationID, TurnID: r.t.id, UserText: r.userText, TutorText: r.keptReply,
+		Status: r.status, EndpointMs: r.metrics.EndpointMs, STTMs: r.metrics.STTMs,
+		ChatFirstTokenMs: r.metrics.ChatFirstTokenMs, FirstSentenceMs: r.metrics.FirstSentenceMs,
+		TTSFirstByteMs: r.metrics.TTSFirstByteMs, FirstAudioMs: r.metrics.FirstAudioMs, TotalMs: r.metrics.TotalMs,
+	}
+	if audioID != "" {
+		msg.TutorAudioID = &audioID
 	}
 	if r.charge != nil {
 		msg.ChargeID = &r.charge.ID
 	}
-	if err := s.tutor.store.AddMessage(ctx, msg); err != nil {
-		s.logger.Error("saving turn", "turn", t.id, "err", err)
+	return msg
+}
+
+// saveTurn stores a turn's reply audio (as WAV) and then the turn.
+func (s *Session) saveTurn(msg *store.Message, audio []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if msg.TutorAudioID != nil {
+		if _, err := s.tutor.store.SaveAudioAs(ctx, *msg.TutorAudioID, s.userID, "audio/wav", WAV(audio, OutputSampleRate)); err != nil {
+			s.logger.Error("saving reply audio", "turn", msg.TurnID, "err", err)
+			msg.TutorAudioID = nil
+		}
 	}
-	return path
+	if err := s.tutor.store.AddMessage(ctx, msg); err != nil {
+		s.logger.Error("saving turn", "turn", msg.TurnID, "err", err)
+	}
 }
 
 // snapshot returns the history and settings a new turn works with.
@@ -674,10 +691,13 @@ func (s *Session) applyTruncate(e *historyEntry, audioEndMs int) {
 		return
 	}
 	e.assistant = kept
-	turnID := e.turnID
+	turnID, saved := e.turnID, e.saved
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		if saved != nil {
+			<-saved // the turn is in the database
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		defer cancel()
 		if err := s.tutor.store.TruncateMessage(ctx, s.conversationID, turnID, kept); err != nil {

@@ -14,16 +14,26 @@ type Audio struct {
 	CreatedAt time.Time `db:"created_at"`
 }
 
-const saveAudioSQL = `INSERT INTO audio_clips (user_id, mime, data) VALUES (NULLIF($1, '')::uuid, $2, $3) RETURNING id`
+const saveAudioSQL = `
+INSERT INTO audio_clips (id, user_id, mime, data)
+VALUES (COALESCE(NULLIF($1, '')::uuid, gen_random_uuid()), NULLIF($2, '')::uuid, $3, $4)
+RETURNING id`
 
 // SaveAudio stores a clip and returns its id: a random UUID, so that the id is the capability
 // to fetch it.
 func (s *Store) SaveAudio(ctx context.Context, userID, mime string, data []byte) (string, error) {
-	var id string
-	if err := s.db.GetContext(ctx, &id, saveAudioSQL, userID, mime, data); err != nil {
+	return s.SaveAudioAs(ctx, "", userID, mime, data)
+}
+
+// SaveAudioAs stores a clip under id, a random UUID that the caller made so that it could hand
+// out the clip's URL before the write ("" makes one). Large writes go through a small pool of
+// their own.
+func (s *Store) SaveAudioAs(ctx context.Context, id, userID, mime string, data []byte) (string, error) {
+	var out string
+	if err := s.bulk.GetContext(ctx, &out, saveAudioSQL, id, userID, mime, data); err != nil {
 		return "", fmt.Errorf("store: save audio: %w", err)
 	}
-	return id, nil
+	return out, nil
 }
 
 const audioSQL = `SELECT id, mime, data, created_at FROM audio_clips WHERE id = $1 AND created_at > $2`

@@ -32,8 +32,11 @@ var (
 
 // Store is the PostgreSQL storage. It is safe for concurrent use.
 type Store struct {
-	db  *sqlx.DB
-	now func() time.Time
+	db *sqlx.DB
+	// bulk is a small pool for large writes (stored audio), so that they never take the
+	// connections that charges and reads need.
+	bulk *sqlx.DB
+	now  func() time.Time
 }
 
 // Option configures a Store.
@@ -60,21 +63,29 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, now: time.Now}
+	bulk, err := sqlx.Open("postgres", url)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	bulk.SetMaxOpenConns(4)
+	bulk.SetMaxIdleConns(2)
+	bulk.SetConnMaxIdleTime(time.Minute)
+	s := &Store{db: db, bulk: bulk, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
 	return s, nil
 }
 
-// Close closes the connection pool.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the connection pools.
+func (s *Store) Close() error { return errors.Join(s.db.Close(), s.bulk.Close()) }
 
 // Ping checks that the database answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

@@ -108,7 +108,7 @@ type Server struct {
 	cancelled  atomic.Int64 // streams whose client went away before the end
 	activeTTS  atomic.Int64
 	activeChat atomic.Int64
-	voice      []int16 // one cycle of the synthetic voice
+	voice      []byte // two seconds of the synthetic voice, as 16-bit PCM bytes
 }
 
 // New returns a simulator with profile p.
@@ -119,7 +119,7 @@ func New(p Profile) *Server {
 		calls: map[string]*atomic.Int64{
 			EndpointSTT: {}, EndpointChat: {}, EndpointSpeech: {},
 		},
-		voice: synthVoice(),
+		voice: voiceBytes(synthVoice()),
 	}
 	s.transcript = func(string, []byte) string { return DefaultTranscript }
 	s.reply = DefaultReply
@@ -431,19 +431,17 @@ func (s *Server) speech(w http.ResponseWriter, r *http.Request) {
 		w.Write(wavHeader(samples * 2)) //nolint:errcheck
 	}
 	const chunkSamples = SampleRate / 25 // 40 ms of audio per write
-	buf := make([]byte, 0, chunkSamples*2)
 	begin := time.Now()
 	sent := 0
 	for sent < samples {
 		n := min(chunkSamples, samples-sent)
-		buf = buf[:0]
-		for i := 0; i < n; i++ {
-			buf = binary.LittleEndian.AppendUint16(buf, uint16(s.voice[(sent+i)%len(s.voice)]))
-		}
+		off := (2 * sent) % len(s.voice)
+		chunk := s.voice[off:min(off+2*n, len(s.voice))] // the voice wraps; a short chunk is fine
+		n = len(chunk) / 2
 		if fail != nil && sent*2 >= fail.AfterBytes {
 			panic(http.ErrAbortHandler)
 		}
-		if _, err := w.Write(buf); err != nil {
+		if _, err := w.Write(chunk); err != nil {
 			s.cancelled.Add(1)
 			return
 		}
@@ -491,6 +489,14 @@ func synthVoice() []int16 {
 		}
 		env := 0.55 + 0.45*math.Sin(2*math.Pi*4*t)
 		out[i] = int16(v * env * 6000)
+	}
+	return out
+}
+
+func voiceBytes(samples []int16) []byte {
+	out := make([]byte, 0, 2*len(samples))
+	for _, v := range samples {
+		out = binary.LittleEndian.AppendUint16(out, uint16(v))
 	}
 	return out
 }
