@@ -19,6 +19,7 @@ COPY --from=build /out/aitutor-static /aitutor
 ENV AI_PROVIDER=openai PORT=3001
 EXPOSE 3001
 USER nonroot:nonroot
+HEALTHCHECK --interval=30s --timeout=5s CMD ["/aitutor", "health"]
 ENTRYPOINT ["/aitutor"]
 CMD ["serve"]
 
@@ -31,6 +32,6 @@ COPY --from=build /out/aitutor /usr/local/bin/aitutor
 ENV PORT=3001
 EXPOSE 3001
 USER 10001:10001
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/usr/local/bin/aitutor", "help"]
+HEALTHCHECK --interval=30s --timeout=5s CMD ["/usr/local/bin/aitutor", "health"]
 ENTRYPOINT ["/usr/local/bin/aitutor"]
 CMD ["serve"]

@@ -6,6 +6,7 @@
 //	aitutor token --email E      print a signed JWT for an existing user
 //	aitutor sim [--addr A] [--profile P]   run the OpenAI-compatible simulator
 //	aitutor bench [flags]        drive a server with protocol v1 load (see docs/BENCHMARKS.md)
+//	aitutor health               exit 0 when the local server is ready (container health check)
 //
 // Configuration comes from the environment and from .env when present (see README.md).
 package main
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -55,6 +57,8 @@ func run(args []string) error {
 		return runSim(ctx, args)
 	case "bench":
 		return runBench(ctx, args)
+	case "health":
+		return health(ctx)
 	case "serve", "migrate", "seed", "token":
 	case "help", "-h", "--help":
 		fmt.Println(usage)
@@ -91,7 +95,30 @@ func run(args []string) error {
 	return serve(ctx, st, cfg, logger)
 }
 
-const usage = `usage: aitutor [serve|migrate|seed|token --email E|sim|bench]`
+const usage = `usage: aitutor [serve|migrate|seed|token --email E|sim|bench|health]`
+
+// health checks that the local server is ready (for container health checks).
+func health(ctx context.Context) error {
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "3001"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: /readyz answered %d", resp.StatusCode)
+	}
+	return nil
+}
 
 func newLogger(cfg server.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
