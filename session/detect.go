@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -230,4 +231,40 @@ func windowStats(w []int16) (db, zcr float64) {
 		return -96, 0
 	}
 	return 20 * math.Log10(rms/32768), float64(crossings) / float64(len(w))
+}
+
+// ContainsSpeech reports whether 16 kHz samples hold at least MinSpeech of speech by the default
+// turn detection, so that silence and noise are never sent to a transcriber.
+func ContainsSpeech(samples []int16) bool {
+	d := NewDetector(DetectConfig{})
+	for len(samples) > 0 {
+		ev, n := d.Push(samples)
+		if ev == SpeechStarted {
+			return true
+		}
+		samples = samples[n:]
+	}
+	return false
+}
+
+// audioHasSpeech checks uploads that this server can decode (raw PCM and WAV); other formats
+// are left to the transcriber (known is false).
+func audioHasSpeech(a Audio) (known, speech bool, err error) {
+	var samples []int16
+	rate := a.SampleRate
+	switch a.Format {
+	case FormatPCM16:
+		samples = DecodePCM16(nil, a.Data[:len(a.Data)&^1])
+	case FormatWAV:
+		samples, rate, err = ParseWAV(a.Data)
+		if err != nil {
+			return true, false, fmt.Errorf("%w: %v", ErrUnsupportedAudio, err)
+		}
+	default:
+		return false, false, nil
+	}
+	if rate <= 0 {
+		return true, false, fmt.Errorf("%w: no sample rate", ErrUnsupportedAudio)
+	}
+	return true, ContainsSpeech(ResampleAll(samples, rate, DetectorRate)), nil
 }

@@ -56,6 +56,12 @@ func (t *Tutor) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeResu
 	if err := m.Usable(t.store.Now()); err != nil {
 		return ExchangeResult{}, err
 	}
+	// Silence and noise never reach the transcriber (for the formats this server can read).
+	if known, speech, err := audioHasSpeech(req.Audio); err != nil {
+		return ExchangeResult{}, err
+	} else if known && !speech {
+		return ExchangeResult{}, ErrNoSpeech
+	}
 	var history []historyEntry
 	conv := req.ConversationID
 	if conv != "" {
