@@ -1,0 +1,83 @@
+// Formatting of prices, dates and quotas for people. Prices travel as integer minor units
+// (cents) with an ISO 4217 currency; the number of minor digits depends on the currency.
+
+const locale = undefined; // the browser's
+
+/** minorDigits is the number of minor-unit digits of currency (2 for USD, 0 for JPY). */
+export function minorDigits(currency) {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits;
+  } catch {
+    return 2;
+  }
+}
+
+/** formatPrice formats an integer amount of minor units: formatPrice(1999, 'USD') → "$19.99". */
+export function formatPrice(minor, currency = 'USD') {
+  const digits = minorDigits(currency);
+  const major = minor / 10 ** digits;
+  try {
+    return new Intl.NumberFormat(locale, { style: 'currency', currency }).format(major);
+  } catch {
+    return `${major.toFixed(digits)} ${currency}`;
+  }
+}
+
+/**
+ * parsePrice reads a price typed in major units ("19.99", "19,99", "20") and returns integer
+ * minor units, exactly (no floating point); it throws an Error with a message for people.
+ */
+export function parsePrice(text, currency = 'USD') {
+  const digits = minorDigits(currency);
+  const m = /^\s*(\d{1,12})(?:[.,](\d*))?\s*$/.exec(text);
+  if (!m) throw new Error('Enter the price as a number, for example 19.99.');
+  const frac = m[2] ?? '';
+  if (frac.length > digits) {
+    throw new Error(digits === 0 ? `${currency} has no minor units: enter a whole number.` : `Use at most ${digits} decimals for ${currency}.`);
+  }
+  return Number(m[1]) * 10 ** digits + Number(frac.padEnd(digits, '0') || 0);
+}
+
+/** formatDate: "Mar 5, 2026". */
+export function formatDate(iso) {
+  if (!iso) return '—';
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium' }).format(new Date(iso));
+}
+
+/** formatDateTime: "Mar 5, 2026, 14:03". */
+export function formatDateTime(iso) {
+  if (!iso) return '—';
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
+}
+
+/** plural: plural(1, 'chat') → "1 chat", plural(3, 'chat') → "3 chats". */
+export function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** usesText describes a remaining or included number of uses; null means unlimited. */
+export function usesText(n, what = 'chat') {
+  return n == null ? `Unlimited ${what}s` : plural(n, what);
+}
+
+/** Membership statuses as the API reports them, for people. */
+export const STATUS_LABELS = {
+  active: 'Active',
+  expired: 'Expired',
+  revoked: 'Revoked',
+  exhausted: 'No chats left',
+};
+
+export function statusLabel(status) {
+  return STATUS_LABELS[status] ?? status;
+}
+
+/** customerTypeLabel: B2C / B2B for people. */
+export function customerTypeLabel(type) {
+  return type === 'B2B' ? 'Company (B2B)' : 'Personal (B2C)';
+}
+
+/** ms formats a latency in milliseconds. */
+export function ms(value) {
+  return value == null ? '—' : `${Math.round(value)} ms`;
+}

@@ -1,0 +1,125 @@
+// Admin · Metrics: chat turns per day (done, cancelled, failed) and the first-audio latency
+// (p50 and p95: from the end of the learner's speech to the first reply audio) from
+// GET /api/admin/metrics/turns.
+
+import { dayChart } from '../charts.js';
+import { h, replace } from '../dom.js';
+import { ms } from '../format.js';
+import { adminHeader, num, table } from './admin.js';
+
+const RANGES = [7, 30, 90];
+const DAY = 86400;
+
+export async function adminMetricsPage({ root, api, signal }) {
+  let days = 30;
+  const charts = [];
+  const body = h('div', { id: 'admin-metrics', 'aria-live': 'polite' });
+  const range = h('select', { id: 'metrics-days' }, RANGES.map((d) => h('option', { value: d, selected: d === days }, `Last ${d} days`)));
+  replace(
+    root,
+    adminHeader('metrics'),
+    h('div', { class: 'row', style: { marginBottom: '1rem' } }, h('label', { htmlFor: 'metrics-days' }, 'Period'), h('span', { style: { width: '14rem' } }, range)),
+    body,
+  );
+
+  const clearCharts = () => {
+    for (const c of charts.splice(0)) c.destroy();
+  };
+
+  async function load() {
+    const rows = await api.get(`/admin/metrics/turns?days=${days}`, { signal });
+    clearCharts();
+    const totals = rows.reduce(
+      (t, r) => ({ turns: t.turns + r.turns, cancelled: t.cancelled + r.cancelled, failed: t.failed + r.failed }),
+      { turns: 0, cancelled: 0, failed: 0 },
+    );
+    const p50s = rows.map((r) => r.firstAudioP50).filter((v) => v != null);
+    const latest = rows.at(-1);
+    const stats = h(
+      'div',
+      { class: 'stats', id: 'metrics-totals' },
+      [
+        ['Turns', totals.turns],
+        ['Cancelled', totals.cancelled],
+        ['Failed', totals.failed],
+        ['Latest p50', latest ? ms(latest.firstAudioP50) : '—'],
+        ['Latest p95', latest ? ms(latest.firstAudioP95) : '—'],
+        ['Best day p50', p50s.length ? ms(Math.min(...p50s)) : '—'],
+      ].map(([label, value]) => h('div', { class: 'stat' }, h('span', { class: 'value' }, String(value)), h('span', { class: 'label' }, label))),
+    );
+    if (rows.length === 0) {
+      replace(body, stats, h('p', { class: 'muted', id: 'metrics-empty' }, `No conversation turns in the last ${days} days.`));
+      return;
+    }
+    // Every day of the period, so that quiet days show as gaps.
+    const today = Math.floor(Date.now() / 1000 / DAY) * DAY;
+    const axis = Array.from({ length: days }, (_, i) => today - (days - 1 - i) * DAY);
+    const byDay = new Map(rows.map((r) => [Math.floor(Date.parse(r.day) / 1000 / DAY) * DAY, r]));
+    const col = (f, zero) => axis.map((d) => (byDay.has(d) ? f(byDay.get(d)) : zero));
+    const turnsEl = h('div', { class: 'chart', id: 'chart-turns' });
+    const latencyEl = h('div', { class: 'chart', id: 'chart-latency' });
+    replace(
+      body,
+      stats,
+      h('section', { class: 'card section', 'aria-labelledby': 'turns-h' }, h('h2', { id: 'turns-h' }, 'Chat turns per day'), turnsEl),
+      h(
+        'section',
+        { class: 'card section', 'aria-labelledby': 'latency-h' },
+        h('h2', { id: 'latency-h' }, 'Time to first audio'),
+        h('p', { class: 'chart-legend-note' }, 'From the end of the learner’s speech to the first audio of the reply: the median (p50) and the slowest 5 % (p95) of each day.'),
+        latencyEl,
+      ),
+      h(
+        'section',
+        { class: 'section', 'aria-labelledby': 'table-h' },
+        h('h2', { id: 'table-h' }, 'By day'),
+        table(
+          'Turns and first-audio latency by day',
+          ['Day (UTC)', { label: 'Turns', class: 'num' }, { label: 'Cancelled', class: 'num' }, { label: 'Failed', class: 'num' }, { label: 'p50', class: 'num' }, { label: 'p95', class: 'num' }, { label: 'Avg STT', class: 'num' }, { label: 'Avg 1st token', class: 'num' }, { label: 'Avg TTS 1st byte', class: 'num' }],
+          [...rows].reverse().map((r) => [
+            new Date(r.day).toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' }),
+            num(r.turns),
+            num(r.cancelled),
+            num(r.failed),
+            num(ms(r.firstAudioP50)),
+            num(ms(r.firstAudioP95)),
+            num(ms(r.avgSttMs)),
+            num(ms(r.avgChatFirstTokenMs)),
+            num(ms(r.avgTtsFirstByteMs)),
+          ]),
+        ),
+      ),
+    );
+    charts.push(
+      dayChart(turnsEl, {
+        label: 'Bar chart of chat turns per day',
+        days: axis,
+        integer: true,
+        series: [
+          // Days without turns, cancellations or failures draw nothing rather than a line along zero.
+          { label: 'Turns', color: 'var(--chart-1)', values: col((r) => r.turns || null, null), bars: true },
+          { label: 'Cancelled', color: 'var(--chart-2)', values: col((r) => r.cancelled || null, null), spanGaps: false },
+          { label: 'Failed', color: 'var(--chart-3)', values: col((r) => r.failed || null, null), spanGaps: false },
+        ],
+      }),
+      dayChart(latencyEl, {
+        label: 'Line chart of first-audio latency p50 and p95 per day, in milliseconds',
+        days: axis,
+        unit: 'ms',
+        series: [
+          { label: 'p50', color: 'var(--chart-1)', values: col((r) => r.firstAudioP50, null) },
+          { label: 'p95', color: 'var(--chart-2)', values: col((r) => r.firstAudioP95, null) },
+        ],
+      }),
+    );
+  }
+
+  range.addEventListener('change', () => {
+    days = Number(range.value);
+    load().catch((err) => {
+      if (err.name !== 'AbortError') replace(body, h('p', { class: 'notice notice-error', role: 'alert' }, err.message));
+    });
+  });
+  await load();
+  return clearCharts;
+}
