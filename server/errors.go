@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"github.com/aitutor/aitutor/session"
 	"github.com/aitutor/aitutor/store"
 )
+
+// statusClientClosed is logged when the client hung up before the answer (nginx's 499).
+const statusClientClosed = 499
 
 // apiError is an error with the status and code that the client sees:
 // {"error":{"code":"...","message":"..."}}.
@@ -109,6 +113,11 @@ type errorBody struct {
 // handleError is echo's error handler: every error leaves as {"error":{"code","message"}}.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		// The client went away; nobody reads the answer. 499 as nginx logs it.
+		c.Response().WriteHeader(statusClientClosed)
 		return
 	}
 	ae, ok := toAPIError(err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -58,6 +59,9 @@ func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			if ae, _ := toAPIError(err); ae != nil {
 				status = ae.Status
+			}
+			if errors.Is(err, context.Canceled) {
+				status = statusClientClosed
 			}
 		}
 		route := c.Path()

@@ -181,7 +181,7 @@ func (s *Server) routes(web http.Handler) *echo.Echo {
 	// Unknown /api paths are JSON 404s, never the UI.
 	api.Any("/*", func(echo.Context) error { return newError(http.StatusNotFound, "not_found", "no such route") })
 	if web != nil {
-		e.GET("/*", echo.WrapHandler(web))
+		e.Match([]string{http.MethodGet, http.MethodHead}, "/*", echo.WrapHandler(web))
 	}
 	return e
 }
@@ -211,6 +211,8 @@ func (s *Server) requestLog() echo.MiddlewareFunc {
 			level := slog.LevelInfo
 			if v.Status >= 500 {
 				level = slog.LevelError
+			} else if v.Status == statusClientClosed {
+				level = slog.LevelDebug
 			} else if c.Path() == "/healthz" || c.Path() == "/readyz" || c.Path() == "/metrics" || strings.HasPrefix(c.Path(), "/api/audio") {
 				level = slog.LevelDebug
 			}
