@@ -15,10 +15,11 @@ import (
 	"github.com/aitutor/aitutor/store"
 )
 
-// A turn: speech ends → transcribe → charge one chat use → stream the chat reply → cut it into
-// sentences → synthesize each as soon as it is complete, in order → stream the audio as it is
-// produced. Barge-in or response.cancel stop it at once; a provider failure ends it with
-// response.cancelled + error and refunds the use.
+// A turn: speech ends → transcribe (while one chat use is charged) → stream the chat reply → cut
+// it into sentences → synthesize each as soon as it is complete, in order → stream the audio as
+// it is produced. Barge-in or response.cancel stop it at once; a provider failure ends it with
+// response.cancelled + error and refunds the use, as does a turn that never reaches the chat
+// model.
 
 // Stage timeouts.
 const (
