@@ -25,7 +25,7 @@ CMD ["serve"]
 
 FROM debian:bookworm-slim AS full
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends ca-certificates espeak-ng pocketsphinx pocketsphinx-en-us libpocketsphinx3 \
+ && apt-get install -y -qq --no-install-recommends ca-certificates espeak-ng pocketsphinx pocketsphinx-en-us libpocketsphinx3 ffmpeg \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin aitutor
 COPY --from=build /out/aitutor /usr/local/bin/aitutor

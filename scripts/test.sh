@@ -19,3 +19,8 @@ tags=$(go_tags)
 echo "go test${tags:+ -tags $tags} -race ./..."
 go vet -tags "$tags" ./...
 go test -tags "$tags" -race -count=1 -timeout 20m "$@" ./...
+if [ -n "$tags" ]; then
+  # The offline recognizer's other path: one pocketsphinx process per turn (builds without cgo).
+  echo "go test -race ./session/offline/ (without tags)"
+  go test -race -count=1 -timeout 10m "$@" ./session/offline/
+fi

@@ -424,7 +424,7 @@ func TestAdminUsersAndMemberships(t *testing.T) {
 
 	// Usage shows charges and refunds.
 	c, _ := env.Store.ChargeChatUse(context.Background(), ann.ID, annM.ID, "turn x")
-	env.Store.RefundChatUse(context.Background(), c.ID, "provider_error") //nolint:errcheck
+	env.Store.RefundChatUse(context.Background(), c.ID, "provider_error")    //nolint:errcheck
 	env.Store.ChargeChatUse(context.Background(), ann.ID, annM.ID, "turn y") //nolint:errcheck
 	var usage struct {
 		Summary store.UsageSummary  `json:"summary"`

@@ -73,6 +73,9 @@ func toAPIError(err error) (*apiError, bool) {
 	for _, d := range domainErrors {
 		if errors.Is(err, d.err) {
 			e := d.api
+			if d.err == session.ErrUnsupportedAudio {
+				e.Message += ": " + lastClause(err.Error(), 200) // the engine says what it reads
+			}
 			return &e, true
 		}
 	}
@@ -136,4 +139,17 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if err != nil {
 		s.logger.Debug("writing error response", "err", err)
 	}
+}
+
+// lastClause is the part of an error message after its last ": " (the most specific one),
+// at most n bytes.
+func lastClause(msg string, n int) string {
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	msg = strings.TrimSpace(msg)
+	if len(msg) > n {
+		msg = msg[:n]
+	}
+	return msg
 }
