@@ -71,7 +71,8 @@ func TestExpiryJobRunsOncePerTickAcrossInstances(t *testing.T) {
 	second := buy(day) // expires Jan 2 11:30
 	long := buy(month)
 
-	// Two instances on one database, one clock.
+	// Two instances on one database, one clock, started a minute before a tick.
+	clock.Advance(time.Date(2026, 1, 2, 10, 59, 0, 0, time.UTC).Sub(clock.Now()))
 	var logs [2]syncBuffer
 	for i := range logs {
 		sched, err := testServer(t, st, &logs[i]).startJobs(clock)
@@ -107,7 +108,6 @@ func TestExpiryJobRunsOncePerTickAcrossInstances(t *testing.T) {
 		}
 	}
 
-	clock.Advance(time.Date(2026, 1, 2, 10, 59, 0, 0, time.UTC).Sub(clock.Now()))
 	tick(time.Date(2026, 1, 2, 11, 0, 0, 0, time.UTC), 1)
 	if e := expired(); !e[first] || e[second] || e[long] {
 		t.Fatalf("at 11:00: %v (want only %s)", e, first)

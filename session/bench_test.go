@@ -71,7 +71,7 @@ func BenchmarkWriterAudioFrame(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(audioChunk)
 	for b.Loop() {
-		for len(s.out) > queueSize/2 { // a producer that respects the writer's pace
+		for s.out.len() > queueSize/2 { // a producer that respects the writer's pace
 			runtime.Gosched()
 		}
 		bp := audioPool.Get().(*[]byte)
@@ -128,14 +128,12 @@ func writerPair(b *testing.B) (*Session, *websocket.Conn) {
 		logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		ctx:        ctx,
 		cancel:     cancel,
-		out:        make(chan outMsg, queueSize),
+		out:        &sendQueue{},
 		readerDone: make(chan struct{}),
 		started:    time.Now(),
 	}
 	close(s.readerDone)
 	s.touch()
-	s.wg.Add(1)
-	go s.writeLoop()
 	b.Cleanup(func() {
 		s.closeWith(&CloseReason{Code: CloseNormal, Reason: "done"})
 		s.wg.Wait()

@@ -22,13 +22,16 @@ type HubConfig struct {
 type Hub struct {
 	tutor *Tutor
 	cfg   HubConfig
-	tick  time.Duration // how often writers ping and check the limits
+	tick  time.Duration // how often sessions are pinged and their limits checked
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
 	reserved int
 	closed   bool
 	empty    chan struct{} // closed when the last session leaves after shutdown began
+	ticking  bool          // the ticker goroutine runs
+	stopTick chan struct{}
+	tickDone chan struct{}
 }
 
 // ErrHubFull: MaxSessions sessions are live. ErrHubClosed: the server is shutting down.
@@ -48,9 +51,9 @@ func NewHub(t *Tutor, cfg HubConfig) *Hub {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 20000
 	}
-	h := &Hub{tutor: t, cfg: cfg, sessions: map[*Session]struct{}{}}
-	// The writer checks the limits on its ping ticker, often enough to keep them within a
-	// quarter of their length.
+	h := &Hub{tutor: t, cfg: cfg, sessions: map[*Session]struct{}{}, stopTick: make(chan struct{}), tickDone: make(chan struct{})}
+	// One ticker for all sessions pings them and checks their limits, often enough to keep the
+	// limits within a quarter of their length.
 	h.tick = min(pingPeriod, cfg.IdleTimeout/4, cfg.MaxDuration/4)
 	h.tick = max(h.tick, 250*time.Millisecond)
 	return h
@@ -93,12 +96,41 @@ func (h *Hub) Start(conn *websocket.Conn, p Params, r *Reservation) {
 	r.once.Do(func() { h.reserved-- })
 	h.sessions[s] = struct{}{}
 	closed := h.closed
+	if !h.ticking && !closed {
+		h.ticking = true
+		go h.tickLoop()
+	}
 	h.mu.Unlock()
 	h.tutor.metrics.sessions.Inc()
 	s.logger.Debug("session started", "membership", p.Membership.ID, "conversation", p.ConversationID)
 	s.run()
 	if closed {
 		s.drain()
+	}
+}
+
+// tickLoop pings every session and checks its limits, until Shutdown.
+func (h *Hub) tickLoop() {
+	defer close(h.tickDone)
+	t := time.NewTicker(h.tick)
+	defer t.Stop()
+	var live []*Session
+	for {
+		select {
+		case <-h.stopTick:
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		live = live[:0]
+		for s := range h.sessions {
+			live = append(live, s)
+		}
+		h.mu.Unlock()
+		for _, s := range live {
+			s.tick()
+		}
+		clear(live)
 	}
 }
 
@@ -126,6 +158,11 @@ func (h *Hub) Count() int {
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
+	if h.ticking {
+		h.ticking = false
+		close(h.stopTick)
+		defer func() { <-h.tickDone }()
+	}
 	empty := make(chan struct{})
 	if len(h.sessions) == 0 {
 		close(empty)

@@ -40,11 +40,12 @@ type Session struct {
 	ctx        context.Context
 	cancel     context.CancelCauseFunc
 	closeOnce  sync.Once
-	out        chan outMsg
+	out        *sendQueue
 	readerDone chan struct{}
 	wg         sync.WaitGroup // writer and turns
 
 	lastActivity atomic.Int64 // unix nanoseconds of the last speech or message
+	lastPing     atomic.Int64 // unix nanoseconds of the last ping queued
 
 	// Owned by the reader goroutine.
 	inputRate   int
@@ -117,7 +118,7 @@ func newSession(h *Hub, conn *websocket.Conn, p Params) *Session {
 		started:        time.Now(),
 		ctx:            ctx,
 		cancel:         cancel,
-		out:            make(chan outMsg, queueSize),
+		out:            &sendQueue{},
 		readerDone:     make(chan struct{}),
 		inputRate:      DetectorRate,
 		detector:       NewDetector(DetectConfig{}),
@@ -143,14 +144,17 @@ func (s *Session) run() {
 		InputSampleRate: s.inputRate, OutputSampleRate: OutputSampleRate,
 		RemainingChatUses: s.remaining, sessionSettings: s.settings,
 	})
-	s.wg.Add(1)
-	go s.writeLoop()
+	s.lastPing.Store(time.Now().UnixNano())
 	go s.readLoop()
 }
 
-// closeWith ends the session with reason (the first reason wins).
+// closeWith ends the session with reason (the first reason wins): its goroutines learn of it
+// through the context, and the writer writes the close frame after what is queued.
 func (s *Session) closeWith(reason *CloseReason) {
-	s.closeOnce.Do(func() { s.cancel(reason) })
+	s.closeOnce.Do(func() {
+		s.cancel(reason)
+		s.enqueue(outMsg{kind: kindClose})
+	})
 }
 
 // reason is why the session ended.
@@ -205,6 +209,7 @@ func (s *Session) recoverPanic(where string) {
 func (s *Session) readLoop() {
 	defer func() {
 		close(s.readerDone)
+		s.closeWith(&CloseReason{Code: CloseNormal, Reason: "closed", sent: true}) // a no-op when a reason is set
 		s.wg.Wait()
 		s.conn.Close()
 		s.hub.remove(s)

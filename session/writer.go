@@ -13,12 +13,14 @@ import (
 // The writer goroutine is the only one that writes to the socket or sets write deadlines
 // (gorilla/websocket allows one concurrent writer). Producers hand it messages through a bounded
 // queue and never block: when the queue is full the client is not keeping up, and the session
-// is closed with CloseSlowClient rather than growing memory.
+// is closed with CloseSlowClient rather than growing memory. The writer runs only while there is
+// something to write: an idle session has its reader goroutine and nothing else (the hub's one
+// ticker queues its pings), which keeps 10,000 idle sessions small.
 
 const (
 	writeWait  = 10 * time.Second  // deadline of every write
 	pongWait   = 60 * time.Second  // the client must answer pings within this
-	pingPeriod = pongWait * 9 / 10 // how often the writer pings
+	pingPeriod = pongWait * 9 / 10 // how often the hub pings every session
 	closeGrace = 1 * time.Second   // how long to wait for the client's close reply
 	queueSize  = 256               // messages waiting for the writer
 	audioChunk = 8192              // bytes of reply audio per frame at most (~170 ms)
@@ -51,17 +53,15 @@ const (
 	CloseSlowClient  = 4002                             // the client does not read fast enough
 )
 
-var (
-	errClientGone = &CloseReason{Code: CloseNormal, Reason: "client closed the connection"}
-)
-
 // msgKind tells the writer what an outMsg is.
 type msgKind uint8
 
 const (
-	kindText msgKind = iota
-	kindAudio
-	kindFlush
+	kindText  msgKind = iota
+	kindAudio         // reply audio of turn
+	kindFlush         // closes flush when the writer reaches it
+	kindPing          // a WebSocket ping
+	kindClose         // the session ends: flush text, send the close frame, close the socket
 )
 
 // outMsg is one item of the send queue.
@@ -99,24 +99,61 @@ func Upgrader(checkOrigin func(origin, host string) bool) *websocket.Upgrader {
 	}
 }
 
+// sendQueue is a session's bounded send queue. An idle session's queue holds no memory, and no
+// writer goroutine runs for it: the first message starts one, which ends when the queue is
+// empty.
+type sendQueue struct {
+	mu      sync.Mutex
+	items   []outMsg
+	running bool // a writer goroutine is draining the queue
+	closed  bool // the close message was taken: nothing more is written
+}
+
+// len is the number of waiting messages.
+func (q *sendQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
 // send queues a text message. It never blocks; a full queue closes the session.
 func (s *Session) send(v any) {
 	s.enqueue(outMsg{kind: kindText, data: mustJSON(v)})
 }
 
+// enqueue queues m and starts the writer when none runs. Messages are refused once the session
+// has ended (they are released), and a full queue closes it.
 func (s *Session) enqueue(m outMsg) bool {
-	if s.ctx.Err() != nil {
+	if s.ctx.Err() != nil && m.kind != kindClose {
 		m.release()
 		return false
 	}
-	select {
-	case s.out <- m:
-		return true
-	default:
+	q := s.out
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		m.release()
+		return false
+	}
+	if len(q.items) >= queueSize && m.kind != kindClose {
+		q.mu.Unlock()
 		m.release()
 		s.closeWith(&CloseReason{Code: CloseSlowClient, Reason: "client too slow: send queue full"})
 		return false
 	}
+	q.items = append(q.items, m)
+	start := !q.running
+	if start {
+		// Counted while the queue is open: the reader waits for the writer only after it has
+		// queued the close message, so this never races with that wait.
+		q.running = true
+		s.wg.Add(1)
+	}
+	q.mu.Unlock()
+	if start {
+		go s.writeLoop()
+	}
+	return true
 }
 
 func (m *outMsg) release() {
@@ -124,89 +161,98 @@ func (m *outMsg) release() {
 		audioPool.Put(m.buf)
 		m.buf, m.data = nil, nil
 	}
+	if m.kind == kindFlush && m.flush != nil {
+		close(m.flush) // written or not, whoever waits may go on
+		m.flush = nil
+	}
 }
 
-// writeLoop is the writer goroutine.
+func releaseAll(ms []outMsg) {
+	for i := range ms {
+		ms[i].release()
+	}
+}
+
+// writeLoop is the writer goroutine: it writes what is queued and ends when the queue is empty,
+// or after the close message.
 func (s *Session) writeLoop() {
 	defer s.wg.Done()
 	defer s.recoverPanic("writer")
-	ping := time.NewTicker(s.hub.tick)
-	defer ping.Stop()
+	broken := false // a write failed: nothing more can be written
+	q := s.out
 	for {
-		select {
-		case m := <-s.out:
-			if err := s.write(m); err != nil {
-				s.closeWith(&CloseReason{Code: CloseNormal, Reason: "write failed: " + err.Error(), sent: true})
-				s.drainQueue()
-				s.conn.Close()
+		q.mu.Lock()
+		batch := q.items
+		q.items = nil
+		if len(batch) == 0 {
+			q.running = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		for i := range batch {
+			m := &batch[i]
+			if m.kind == kindClose {
+				s.finishWriting(batch[i+1:], broken)
 				return
 			}
-		case <-ping.C:
-			if reason, code := s.checkLimits(); reason != nil {
-				s.fail(reason.Code, code, reason.Reason)
+			if broken {
+				m.release()
 				continue
 			}
-			s.conn.SetWriteDeadline(time.Now().Add(writeWait)) //nolint:errcheck
-			if err := s.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
-				s.closeWith(&CloseReason{Code: CloseNormal, Reason: "ping failed", sent: true})
+			if err := s.write(m); err != nil {
+				broken = true
+				s.closeWith(&CloseReason{Code: CloseNormal, Reason: "write failed: " + err.Error(), sent: true})
 			}
-		case <-s.ctx.Done():
-			s.finishWriting()
-			return
 		}
 	}
 }
 
-// write sends one queued message.
-func (s *Session) write(m outMsg) error {
+// write sends one queued message and releases it.
+func (s *Session) write(m *outMsg) error {
 	defer m.release()
+	s.conn.SetWriteDeadline(time.Now().Add(writeWait)) //nolint:errcheck
 	switch m.kind {
 	case kindFlush:
-		close(m.flush)
-		return nil
+		return nil // release wakes the waiter
+	case kindPing:
+		return s.conn.WriteMessage(websocket.PingMessage, nil)
 	case kindAudio:
 		if m.turn.cancelled.Load() {
 			return nil // the learner barged in: this audio is never sent
 		}
-		s.conn.SetWriteDeadline(time.Now().Add(writeWait)) //nolint:errcheck
 		if err := s.conn.WriteMessage(websocket.BinaryMessage, m.data); err != nil {
 			return err
 		}
 		m.turn.audioWritten(len(m.data))
 		return nil
 	default:
-		s.conn.SetWriteDeadline(time.Now().Add(writeWait)) //nolint:errcheck
 		return s.conn.WriteMessage(websocket.TextMessage, m.data)
 	}
 }
 
-// finishWriting runs when the session ends: it writes what is queued (a fatal error event is
-// often last), then the close frame, waits briefly for the client's answer and closes the socket.
-func (s *Session) finishWriting() {
+// finishWriting ends the session's writing: it closes the queue, writes the text messages still
+// queued (a fatal error event is often last) unless the socket broke, then the close frame,
+// waits briefly for the client's answer and closes the socket.
+func (s *Session) finishWriting(rest []outMsg, broken bool) {
+	q := s.out
+	q.mu.Lock()
+	q.closed, q.running = true, false
+	rest = append(rest, q.items...)
+	q.items = nil
+	q.mu.Unlock()
 	reason := s.reason()
-	if reason.Code != CloseNormal || !reason.sent {
-		// Flush what is queued, without blocking on a client that does not read.
-		deadline := time.Now().Add(writeWait)
-	flush:
-		for {
-			select {
-			case m := <-s.out:
-				if m.kind == kindAudio || time.Now().After(deadline) {
-					m.release()
-					if m.kind == kindFlush {
-						close(m.flush)
-					}
-					continue
-				}
-				if s.write(m) != nil {
-					break flush
-				}
-			default:
-				break flush
-			}
+	deadline := time.Now().Add(writeWait)
+	for i := range rest {
+		if broken || reason.sent || rest[i].kind != kindText || time.Now().After(deadline) {
+			rest[i].release()
+			continue
+		}
+		if s.write(&rest[i]) != nil {
+			broken = true
 		}
 	}
-	if !reason.sent {
+	if !reason.sent && !broken {
 		msg := websocket.FormatCloseMessage(reason.Code, truncateReason(reason.Reason))
 		if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait)); err == nil {
 			select {
@@ -215,22 +261,18 @@ func (s *Session) finishWriting() {
 			}
 		}
 	}
-	s.drainQueue()
 	s.conn.Close()
 }
 
-// drainQueue releases what is left in the queue and wakes flush waiters.
-func (s *Session) drainQueue() {
-	for {
-		select {
-		case m := <-s.out:
-			m.release()
-			if m.kind == kindFlush {
-				close(m.flush)
-			}
-		default:
-			return
-		}
+// tick is the hub's regular call: it closes a session past its limits, or pings it.
+func (s *Session) tick() {
+	if reason, code := s.checkLimits(); reason != nil {
+		s.fail(reason.Code, code, reason.Reason)
+		return
+	}
+	if time.Since(time.Unix(0, s.lastPing.Load())) >= pingPeriod {
+		s.lastPing.Store(time.Now().UnixNano())
+		s.enqueue(outMsg{kind: kindPing})
 	}
 }
 

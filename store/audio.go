@@ -41,7 +41,7 @@ const audioSQL = `SELECT id, mime, data, created_at FROM audio_clips WHERE id = 
 // Audio returns a clip younger than notBefore, or ErrNotFound.
 func (s *Store) Audio(ctx context.Context, id string, notBefore time.Time) (Audio, error) {
 	var a Audio
-	if err := s.db.GetContext(ctx, &a, audioSQL, id, notBefore); err != nil {
+	if err := s.get(ctx, &a, audioSQL, id, notBefore); err != nil {
 		if isInvalidInput(err) {
 			return Audio{}, ErrNotFound
 		}

@@ -26,7 +26,7 @@ RETURNING id, user_id, membership_id, channel, level, topic, created_at`
 // CreateConversation starts a conversation; channel is "ws" or "rest".
 func (s *Store) CreateConversation(ctx context.Context, userID, membershipID, channel, level, topic string) (Conversation, error) {
 	var c Conversation
-	if err := s.db.GetContext(ctx, &c, createConversationSQL, userID, membershipID, channel, level, topic); err != nil {
+	if err := s.get(ctx, &c, createConversationSQL, userID, membershipID, channel, level, topic); err != nil {
 		return Conversation{}, fmt.Errorf("store: create conversation: %w", err)
 	}
 	return c, nil
@@ -110,7 +110,7 @@ FROM messages WHERE conversation_id = $1 ORDER BY id`
 // Messages returns a conversation's turns in order.
 func (s *Store) Messages(ctx context.Context, conversationID string) ([]Message, error) {
 	out := []Message{}
-	if err := s.db.SelectContext(ctx, &out, messagesSQL, conversationID); err != nil {
+	if err := s.sel(ctx, &out, messagesSQL, conversationID); err != nil {
 		return nil, fmt.Errorf("store: messages of %s: %w", conversationID, err)
 	}
 	return out, nil
@@ -146,7 +146,7 @@ GROUP BY 1 ORDER BY 1`
 // TurnMetrics returns per-day turn counts and first-audio percentiles since since.
 func (s *Store) TurnMetrics(ctx context.Context, since time.Time) ([]DayMetrics, error) {
 	out := []DayMetrics{}
-	if err := s.db.SelectContext(ctx, &out, turnMetricsSQL, since); err != nil {
+	if err := s.sel(ctx, &out, turnMetricsSQL, since); err != nil {
 		return nil, fmt.Errorf("store: turn metrics: %w", err)
 	}
 	return out, nil
@@ -157,7 +157,7 @@ const conversationByIDSQL = `SELECT id, user_id, membership_id, channel, level, 
 // ConversationByID returns the conversation or ErrNotFound.
 func (s *Store) ConversationByID(ctx context.Context, id string) (Conversation, error) {
 	var c Conversation
-	if err := s.db.GetContext(ctx, &c, conversationByIDSQL, id); err != nil {
+	if err := s.get(ctx, &c, conversationByIDSQL, id); err != nil {
 		if isInvalidInput(err) {
 			return Conversation{}, ErrNotFound
 		}

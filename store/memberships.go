@@ -79,7 +79,7 @@ ORDER BY m.created_at DESC, m.id`
 // MembershipsByUser returns all of the user's memberships with their plans, newest first.
 func (s *Store) MembershipsByUser(ctx context.Context, userID string) ([]Membership, error) {
 	ms := []Membership{}
-	if err := s.db.SelectContext(ctx, &ms, membershipsByUserSQL, userID); err != nil {
+	if err := s.sel(ctx, &ms, membershipsByUserSQL, userID); err != nil {
 		return nil, fmt.Errorf("store: memberships of %s: %w", userID, err)
 	}
 	now := s.now()
@@ -106,7 +106,7 @@ func (s *Store) membershipByID(ctx context.Context, q getter, id string) (Member
 // UserMembership returns the membership when it is the user's: ErrNotFound when it does not
 // exist, ErrForbidden when it is someone else's.
 func (s *Store) UserMembership(ctx context.Context, userID, membershipID string) (Membership, error) {
-	m, err := s.membershipByID(ctx, s.db, membershipID)
+	m, err := s.membershipByID(ctx, s.prepared(), membershipID)
 	if err != nil {
 		return Membership{}, err
 	}
@@ -259,13 +259,13 @@ RETURNING id`
 // turns, and its history stays. Revoking twice keeps the first revocation.
 func (s *Store) RevokeMembership(ctx context.Context, adminID, userID, membershipID string) (Membership, error) {
 	var id string
-	if err := s.db.GetContext(ctx, &id, revokeSQL, membershipID, userID, s.now(), adminID); err != nil {
+	if err := s.get(ctx, &id, revokeSQL, membershipID, userID, s.now(), adminID); err != nil {
 		if isInvalidInput(err) {
 			return Membership{}, ErrNotFound
 		}
 		return Membership{}, fmt.Errorf("store: revoke membership %s: %w", membershipID, notFound(err))
 	}
-	return s.membershipByID(ctx, s.db, id)
+	return s.membershipByID(ctx, s.prepared(), id)
 }
 
 // Expired is a membership that ExpireMemberships marked.
@@ -284,7 +284,7 @@ RETURNING id, user_id, expires_at`
 // returns those it changed. Running it again changes nothing.
 func (s *Store) ExpireMemberships(ctx context.Context, now time.Time) ([]Expired, error) {
 	out := []Expired{}
-	if err := s.db.SelectContext(ctx, &out, expireSQL, now); err != nil {
+	if err := s.sel(ctx, &out, expireSQL, now); err != nil {
 		return nil, fmt.Errorf("store: expire memberships: %w", err)
 	}
 	return out, nil
@@ -297,7 +297,7 @@ ORDER BY m.created_at DESC, m.id`
 // MembershipsByUsers returns the memberships of several users, keyed by user id.
 func (s *Store) MembershipsByUsers(ctx context.Context, userIDs []string) (map[string][]Membership, error) {
 	ms := []Membership{}
-	if err := s.db.SelectContext(ctx, &ms, membershipsByUsersSQL, pq.Array(userIDs)); err != nil {
+	if err := s.sel(ctx, &ms, membershipsByUsersSQL, pq.Array(userIDs)); err != nil {
 		return nil, fmt.Errorf("store: memberships of %d users: %w", len(userIDs), err)
 	}
 	now := s.now()

@@ -62,7 +62,7 @@ func (s *Store) CreatePlan(ctx context.Context, p NewPlan) (Plan, error) {
 		p.Currency = "USD"
 	}
 	var out Plan
-	err := s.db.GetContext(ctx, &out, createPlanSQL, p.Name, p.Description, p.DurationDays, p.ChatUses, p.AnalysisUses, p.Target, p.Price, p.Currency)
+	err := s.get(ctx, &out, createPlanSQL, p.Name, p.Description, p.DurationDays, p.ChatUses, p.AnalysisUses, p.Target, p.Price, p.Currency)
 	if err != nil {
 		return Plan{}, fmt.Errorf("store: create plan: %w", err)
 	}
@@ -86,7 +86,7 @@ func (s *Store) EnsurePlan(ctx context.Context, p NewPlan) (Plan, error) {
 		p.Currency = "USD"
 	}
 	var out Plan
-	err := s.db.GetContext(ctx, &out, ensurePlanSQL, p.Name, p.Description, p.DurationDays, p.ChatUses, p.AnalysisUses, p.Target, p.Price, p.Currency)
+	err := s.get(ctx, &out, ensurePlanSQL, p.Name, p.Description, p.DurationDays, p.ChatUses, p.AnalysisUses, p.Target, p.Price, p.Currency)
 	if err != nil {
 		return Plan{}, fmt.Errorf("store: ensure plan %q: %w", p.Name, err)
 	}
@@ -99,7 +99,7 @@ const planByIDSQL = `SELECT ` + planColumns + ` FROM membership_plans WHERE id =
 // PlanByID returns the plan, deleted or not, or ErrNotFound.
 func (s *Store) PlanByID(ctx context.Context, id string) (Plan, error) {
 	var p Plan
-	if err := s.db.GetContext(ctx, &p, planByIDSQL, id); err != nil {
+	if err := s.get(ctx, &p, planByIDSQL, id); err != nil {
 		if isInvalidInput(err) {
 			return Plan{}, ErrNotFound
 		}
@@ -118,7 +118,7 @@ ORDER BY target, price, name, id`
 // withDeleted is set.
 func (s *Store) ListPlans(ctx context.Context, target string, withDeleted bool) ([]Plan, error) {
 	plans := []Plan{}
-	if err := s.db.SelectContext(ctx, &plans, listPlansSQL, target, withDeleted); err != nil {
+	if err := s.sel(ctx, &plans, listPlansSQL, target, withDeleted); err != nil {
 		return nil, fmt.Errorf("store: list plans: %w", err)
 	}
 	fillPlans(plans)
@@ -134,7 +134,7 @@ RETURNING ` + planColumns
 // not an error; an unknown plan is ErrNotFound.
 func (s *Store) DeletePlan(ctx context.Context, id string) (Plan, error) {
 	var p Plan
-	if err := s.db.GetContext(ctx, &p, deletePlanSQL, id, s.now()); err != nil {
+	if err := s.get(ctx, &p, deletePlanSQL, id, s.now()); err != nil {
 		if isInvalidInput(err) {
 			return Plan{}, ErrNotFound
 		}

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -37,6 +38,9 @@ type Store struct {
 	// connections that charges and reads need.
 	bulk *sqlx.DB
 	now  func() time.Time
+	// stmts caches prepared statements by query: PostgreSQL parses and plans each query once
+	// per connection, and a query takes one round trip instead of two.
+	stmts sync.Map
 }
 
 // Option configures a Store.
@@ -85,7 +89,47 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 }
 
 // Close closes the connection pools.
-func (s *Store) Close() error { return errors.Join(s.db.Close(), s.bulk.Close()) }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, st any) bool {
+		st.(*sqlx.Stmt).Close()
+		return true
+	})
+	return errors.Join(s.db.Close(), s.bulk.Close())
+}
+
+// stmt returns the prepared statement of query, preparing it on first use.
+func (s *Store) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := s.db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
+}
+
+// get runs a prepared query that returns one row into dest.
+func (s *Store) get(ctx context.Context, dest any, query string, args ...any) error {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.GetContext(ctx, dest, args...)
+}
+
+// sel runs a prepared query that returns rows into dest, a pointer to a slice.
+func (s *Store) sel(ctx context.Context, dest any, query string, args ...any) error {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.SelectContext(ctx, dest, args...)
+}
 
 // Ping checks that the database answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -132,4 +176,17 @@ func isUniqueViolation(err error, name string) bool {
 func isInvalidInput(err error) bool {
 	var pqErr *pq.Error
 	return errors.As(err, &pqErr) && (pqErr.Code == "22P02" || pqErr.Code == "23514")
+}
+
+// prepared is the getter of the pool with prepared statements (a *sqlx.Tx is the other one).
+type prepared struct{ s *Store }
+
+func (s *Store) prepared() getter { return prepared{s} }
+
+func (p prepared) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	return p.s.get(ctx, dest, query, args...)
+}
+
+func (p prepared) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	return p.s.sel(ctx, dest, query, args...)
 }

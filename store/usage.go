@@ -35,7 +35,7 @@ RETURNING id, membership_id, remaining_after`
 func (s *Store) ChargeChatUse(ctx context.Context, userID, membershipID, reason string) (Charge, error) {
 	now := s.now()
 	var c Charge
-	err := s.db.GetContext(ctx, &c, chargeSQL, membershipID, userID, now, reason)
+	err := s.get(ctx, &c, chargeSQL, membershipID, userID, now, reason)
 	if err == nil {
 		return c, nil
 	}
@@ -74,7 +74,7 @@ RETURNING remaining_after`
 // is ErrAlreadyRefunded; an unknown charge is ErrNotFound. It returns the remaining count.
 func (s *Store) RefundChatUse(ctx context.Context, chargeID int64, reason string) (*int, error) {
 	var remaining *int
-	err := s.db.GetContext(ctx, &remaining, refundSQL, chargeID, reason)
+	err := s.get(ctx, &remaining, refundSQL, chargeID, reason)
 	if isUniqueViolation(err, "") {
 		err = ErrAlreadyRefunded
 	}
@@ -110,7 +110,7 @@ LIMIT $2`
 // LedgerByUser returns the user's latest charges and refunds, newest first.
 func (s *Store) LedgerByUser(ctx context.Context, userID string, limit int) ([]LedgerEntry, error) {
 	out := []LedgerEntry{}
-	if err := s.db.SelectContext(ctx, &out, ledgerByUserSQL, userID, limit); err != nil {
+	if err := s.sel(ctx, &out, ledgerByUserSQL, userID, limit); err != nil {
 		return nil, fmt.Errorf("store: ledger of %s: %w", userID, err)
 	}
 	return out, nil
@@ -124,7 +124,7 @@ FROM usage_ledger l WHERE l.membership_id = $1 ORDER BY l.id`
 // LedgerByMembership returns every charge and refund of a membership, oldest first.
 func (s *Store) LedgerByMembership(ctx context.Context, membershipID string) ([]LedgerEntry, error) {
 	out := []LedgerEntry{}
-	if err := s.db.SelectContext(ctx, &out, ledgerByMembershipSQL, membershipID); err != nil {
+	if err := s.sel(ctx, &out, ledgerByMembershipSQL, membershipID); err != nil {
 		return nil, fmt.Errorf("store: ledger of membership %s: %w", membershipID, err)
 	}
 	return out, nil
@@ -146,7 +146,7 @@ FROM usage_ledger WHERE user_id = $1`
 // UsageSummaryByUser totals the user's ledger.
 func (s *Store) UsageSummaryByUser(ctx context.Context, userID string) (UsageSummary, error) {
 	var u UsageSummary
-	if err := s.db.GetContext(ctx, &u, usageSummarySQL, userID); err != nil {
+	if err := s.get(ctx, &u, usageSummarySQL, userID); err != nil {
 		return UsageSummary{}, fmt.Errorf("store: usage of %s: %w", userID, err)
 	}
 	return u, nil

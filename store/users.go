@@ -55,7 +55,7 @@ func (s *Store) CreateUser(ctx context.Context, u NewUser) (User, error) {
 		u.Role = RoleUser
 	}
 	var out User
-	err := s.db.GetContext(ctx, &out, createUserSQL, u.Name, u.Email, u.PasswordHash, u.Region, u.CustomerType, u.Role)
+	err := s.get(ctx, &out, createUserSQL, u.Name, u.Email, u.PasswordHash, u.Region, u.CustomerType, u.Role)
 	if isUniqueViolation(err, "users_email_key") {
 		return User{}, ErrEmailTaken
 	}
@@ -75,7 +75,7 @@ RETURNING ` + userColumns
 // stored row with the given role (used by seed).
 func (s *Store) EnsureUser(ctx context.Context, u NewUser) (User, error) {
 	var out User
-	if err := s.db.GetContext(ctx, &out, upsertUserSQL, u.Name, u.Email, u.PasswordHash, u.CustomerType, u.Role); err != nil {
+	if err := s.get(ctx, &out, upsertUserSQL, u.Name, u.Email, u.PasswordHash, u.CustomerType, u.Role); err != nil {
 		return User{}, fmt.Errorf("store: ensure user %s: %w", u.Email, err)
 	}
 	return out, nil
@@ -86,7 +86,7 @@ const userByIDSQL = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
 // UserByID returns the user or ErrNotFound.
 func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
 	var u User
-	if err := s.db.GetContext(ctx, &u, userByIDSQL, id); err != nil {
+	if err := s.get(ctx, &u, userByIDSQL, id); err != nil {
 		if isInvalidInput(err) {
 			return User{}, ErrNotFound
 		}
@@ -100,7 +100,7 @@ const userByEmailSQL = `SELECT ` + userColumns + ` FROM users WHERE lower(email)
 // UserByEmail returns the user with that e-mail (case-insensitive) or ErrNotFound.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	var u User
-	if err := s.db.GetContext(ctx, &u, userByEmailSQL, email); err != nil {
+	if err := s.get(ctx, &u, userByEmailSQL, email); err != nil {
 		return User{}, notFound(err)
 	}
 	return u, nil
@@ -115,7 +115,7 @@ LIMIT $2 OFFSET $3`
 // ListUsers returns users whose name or e-mail contains q (all when q is empty), newest first.
 func (s *Store) ListUsers(ctx context.Context, q string, limit, offset int) ([]User, error) {
 	users := []User{}
-	if err := s.db.SelectContext(ctx, &users, listUsersSQL, escapeLike(q), limit, offset); err != nil {
+	if err := s.sel(ctx, &users, listUsersSQL, escapeLike(q), limit, offset); err != nil {
 		return nil, fmt.Errorf("store: list users: %w", err)
 	}
 	return users, nil

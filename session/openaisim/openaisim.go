@@ -430,7 +430,7 @@ func (s *Server) speech(w http.ResponseWriter, r *http.Request) {
 	if format == "wav" {
 		w.Write(wavHeader(samples * 2)) //nolint:errcheck
 	}
-	const chunkSamples = SampleRate / 25 // 40 ms of audio per write
+	const chunkSamples = SampleRate / 10 // 100 ms of audio per write
 	begin := time.Now()
 	sent := 0
 	for sent < samples {
