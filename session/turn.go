@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,8 +56,8 @@ type turn struct {
 
 	mu       sync.Mutex
 	segments []segment
-	produced int64  // audio bytes produced by TTS
-	audio    []byte // the reply audio, for storage
+	produced int64    // audio bytes produced by TTS
+	audio    [][]byte // the reply audio as produced, for storage
 }
 
 type turnInput struct {
@@ -488,7 +489,7 @@ func (r *turnRecord) stream(syn synthesis) error {
 		carry = append(carry[:0], buf[whole:n]...)
 		if whole > 0 && ctx.Err() == nil {
 			t.mu.Lock()
-			t.audio = append(t.audio, buf[:whole]...)
+			t.audio = append(t.audio, bytes.Clone(buf[:whole]))
 			t.produced += int64(whole)
 			t.mu.Unlock()
 			if !s.enqueue(outMsg{kind: kindAudio, data: buf[:whole], buf: bp, turn: t}) {
@@ -568,14 +569,16 @@ func (r *turnRecord) finish(err error) {
 	// The turn and its audio are stored in the background, so that the next turn does not wait
 	// for a large write; the audio's id is made here so that response.done can carry its URL.
 	t.mu.Lock()
-	audio := t.audio
+	chunks := t.audio
 	t.audio = nil
 	t.mu.Unlock()
+	limit := int64(-1) // all of a finished reply; what was written of a stopped one
 	if r.status != store.TurnDone {
-		audio = audio[:min(int64(len(audio)), t.written.Load())]
+		limit = t.written.Load()
 	}
+	audio := wavOf(chunks, limit)
 	audioURL, audioID := "", ""
-	if len(audio) > 0 {
+	if len(audio) > WAVHeaderSize {
 		audioID = uuid.NewString()
 		audioURL = "/api/audio/" + audioID
 	}
@@ -604,6 +607,27 @@ func (r *turnRecord) segmentsCopy() []segment {
 	return append([]segment(nil), r.t.segments...)
 }
 
+// wavOf joins reply audio chunks, the first limit bytes of them (all when limit < 0), into one
+// WAV file with a single allocation.
+func wavOf(chunks [][]byte, limit int64) []byte {
+	var n int64
+	for _, c := range chunks {
+		n += int64(len(c))
+	}
+	if limit >= 0 {
+		n = min(n, limit)
+	}
+	out := make([]byte, 0, WAVHeaderSize+n)
+	out = append(out, WAVHeader(OutputSampleRate, uint32(n))...)
+	for _, c := range chunks {
+		if left := WAVHeaderSize + n - int64(len(out)); int64(len(c)) > left {
+			c = c[:left]
+		}
+		out = append(out, c...)
+	}
+	return out
+}
+
 // message is the turn as the database stores it.
 func (r *turnRecord) message(audioID string) *store.Message {
 	msg := &store.Message{
@@ -621,12 +645,12 @@ func (r *turnRecord) message(audioID string) *store.Message {
 	return msg
 }
 
-// saveTurn stores a turn's reply audio (as WAV) and then the turn.
-func (s *Session) saveTurn(msg *store.Message, audio []byte) {
+// saveTurn stores a turn's reply audio (a WAV file) and then the turn.
+func (s *Session) saveTurn(msg *store.Message, wav []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	if msg.TutorAudioID != nil {
-		if _, err := s.tutor.store.SaveAudioAs(ctx, *msg.TutorAudioID, s.userID, "audio/wav", WAV(audio, OutputSampleRate)); err != nil {
+		if _, err := s.tutor.store.SaveAudioAs(ctx, *msg.TutorAudioID, s.userID, "audio/wav", wav); err != nil {
 			s.logger.Error("saving reply audio", "turn", msg.TurnID, "err", err)
 			msg.TutorAudioID = nil
 		}

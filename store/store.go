@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,8 +35,9 @@ var (
 // Store is the PostgreSQL storage. It is safe for concurrent use.
 type Store struct {
 	db *sqlx.DB
-	// bulk is a small pool for large writes (stored audio), so that they never take the
-	// connections that charges and reads need.
+	// bulk is a one-connection pool for large writes (stored audio): they never take the
+	// connections that charges and reads need, and PostgreSQL writes one clip at a time
+	// instead of bursts that slow everything else on the machine (docs/PERFORMANCE.md).
 	bulk *sqlx.DB
 	now  func() time.Time
 	// stmts caches prepared statements by query: PostgreSQL parses and plans each query once
@@ -67,13 +69,13 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	bulk, err := sqlx.Open("postgres", url)
+	bulk, err := sqlx.Open("postgres", withBinaryParameters(url))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
-	bulk.SetMaxOpenConns(4)
-	bulk.SetMaxIdleConns(2)
+	bulk.SetMaxOpenConns(1)
+	bulk.SetMaxIdleConns(1)
 	bulk.SetConnMaxIdleTime(time.Minute)
 	s := &Store{db: db, bulk: bulk, now: time.Now}
 	for _, o := range opts {
@@ -86,6 +88,19 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
 	return s, nil
+}
+
+// withBinaryParameters makes lib/pq send []byte parameters as they are instead of hex text,
+// which would double a megabyte of audio and cost CPU on both sides.
+func withBinaryParameters(url string) string {
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		return url + sep + "binary_parameters=yes"
+	}
+	return url + " binary_parameters=yes" // key=value connection strings
 }
 
 // Close closes the connection pools.

@@ -22,6 +22,8 @@ type FirstAudio struct {
 	ServerFirst    Stats   `json:"serverReportedFirstAudio"`
 	Prototype      Millis  `json:"prototypeModelMs"` // a flow that synthesizes the whole reply before answering
 	SingleOverhead Stats   `json:"singleSessionOverhead"`
+	// Stages are the streamed turns' stage latencies as the server measured them.
+	Stages map[string]Stats `json:"stages"`
 }
 
 // utterance is what the learner says in every benchmark turn: 1.2 s of voiced sound.
@@ -39,6 +41,7 @@ func (e *env) firstAudio(ctx context.Context, rep *Report) error {
 	}
 	defer c.Close()
 	var streamed, serverFirst, overhead []time.Duration
+	stages := map[string][]time.Duration{}
 	for i := 0; i < e.cfg.Turns+1; i++ { // the first turn warms connections up and is not counted
 		first, done, err := e.spokenTurn(ctx, c)
 		if err != nil {
@@ -52,6 +55,7 @@ func (e *env) firstAudio(ctx context.Context, rep *Report) error {
 		if done.Metrics.FirstAudioMs != nil {
 			serverFirst = append(serverFirst, time.Duration(*done.Metrics.FirstAudioMs*float64(time.Millisecond)))
 		}
+		addStages(stages, done)
 	}
 	var upload []time.Duration
 	wav := session.WAV(client.EncodeSamples(utterance()), 16000)
@@ -66,7 +70,10 @@ func (e *env) firstAudio(ctx context.Context, rep *Report) error {
 	}
 	fa := &FirstAudio{
 		Streamed: summarize(streamed), UploadWait: summarize(upload), ServerFirst: summarize(serverFirst),
-		SingleOverhead: summarize(overhead), Prototype: prototypeModel(e.cfg),
+		SingleOverhead: summarize(overhead), Prototype: prototypeModel(e.cfg), Stages: map[string]Stats{},
+	}
+	for k, v := range stages {
+		fa.Stages[k] = summarize(v)
 	}
 	if fa.Streamed.P50 > 0 {
 		fa.Ratio = float64(fa.UploadWait.P50) / float64(fa.Streamed.P50)

@@ -34,6 +34,10 @@ func (r *Report) Markdown(command string) string {
 		}))
 		fmt.Fprintf(&b, "\nUpload-and-wait p50 / streamed p50 = **%.1f×**; streamed p50 is %s ms above the provider limit.\n\n",
 			fa.Ratio, ms(fa.Streamed.P50-r.ProviderLimit))
+		if len(fa.Stages) > 0 {
+			b.WriteString("Stage latencies of the streamed turns as the server measured them, against what the profile sets:\n\n")
+			b.WriteString(r.stageTable(fa.Stages))
+		}
 	}
 	if o := r.Overhead; o != nil {
 		b.WriteString("### 2. Server overhead above the providers\n\n")
@@ -46,20 +50,7 @@ func (r *Report) Markdown(command string) string {
 		fmt.Fprintf(&b, "\nServer CPU during the concurrent run: %.2f cores. Failed turns: %d.\n\n", o.ServerCPU, o.Failed)
 		if len(o.Stages) > 0 {
 			b.WriteString("Stage latencies of the concurrent turns as the server measured them (`response.done` metrics), against what the profile sets:\n\n")
-			rows := [][]string{}
-			for _, st := range []struct {
-				name string
-				set  time.Duration
-			}{
-				{"sttMs", p.STT}, {"chatFirstTokenMs", p.ChatFirstToken},
-				{"firstSentenceMs", p.ChatFirstToken + time.Duration(r.FirstSentence-1)*p.ChatPerToken},
-				{"ttsFirstByteMs", p.TTSFirstByte}, {"firstAudioMs", time.Duration(float64(r.ProviderLimit) * float64(time.Millisecond))},
-			} {
-				x := o.Stages[st.name]
-				rows = append(rows, []string{st.name, ms(millis(st.set)), ms(x.P50), ms(x.P99), ms(x.Max)})
-			}
-			b.WriteString(markdownTable([]string{"stage", "profile ms", "p50 ms", "p99 ms", "max ms"}, rows))
-			b.WriteString("\n")
+			b.WriteString(r.stageTable(o.Stages))
 		}
 	}
 	if c := r.Capacity; c != nil {
@@ -108,4 +99,22 @@ func (r *Report) Markdown(command string) string {
 		b.WriteString("\n\nTarget: ≥ 4,000 requests/s (10× the prototype's ~400) with p99 ≤ 50 ms.\n\n")
 	}
 	return b.String()
+}
+
+// stageTable compares measured stage latencies with what the profile sets.
+func (r *Report) stageTable(stages map[string]Stats) string {
+	p := r.Profile
+	rows := [][]string{}
+	for _, st := range []struct {
+		name string
+		set  time.Duration
+	}{
+		{"sttMs", p.STT}, {"chatFirstTokenMs", p.ChatFirstToken},
+		{"firstSentenceMs", p.ChatFirstToken + time.Duration(r.FirstSentence-1)*p.ChatPerToken},
+		{"ttsFirstByteMs", p.TTSFirstByte}, {"firstAudioMs", time.Duration(float64(r.ProviderLimit) * float64(time.Millisecond))},
+	} {
+		x := stages[st.name]
+		rows = append(rows, []string{st.name, ms(millis(st.set)), ms(x.P50), ms(x.P99), ms(x.Max)})
+	}
+	return markdownTable([]string{"stage", "profile ms", "p50 ms", "p99 ms", "max ms"}, rows) + "\n"
 }

@@ -328,13 +328,11 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if flusher != nil {
 		flusher.Flush()
 	}
-	chunk := func(delta map[string]any, finish any) []byte {
-		b, _ := json.Marshal(map[string]any{
-			"id": "chatcmpl-sim", "object": "chat.completion.chunk", "created": time.Now().Unix(), "model": req.Model,
-			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
-		})
-		return b
-	}
+	// Chunks are written by hand: a simulator under load must not spend its time in
+	// encoding/json's maps.
+	prefix := fmt.Sprintf(`data: {"id":"chatcmpl-sim","object":"chat.completion.chunk","created":%d,"model":%s,"choices":[{"index":0,"delta":{`,
+		time.Now().Unix(), jsonString(req.Model))
+	buf := make([]byte, 0, 256)
 	next := start.Add(p.ChatFirstToken)
 	for i, tok := range tokens {
 		if fail != nil && i >= fail.AfterTokens {
@@ -345,16 +343,25 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		next = next.Add(p.ChatPerToken)
-		delta := map[string]any{"content": tok}
+		buf = append(buf[:0], prefix...)
 		if i == 0 {
-			delta["role"] = "assistant"
+			buf = append(buf, `"role":"assistant",`...)
 		}
-		fmt.Fprintf(w, "data: %s\n\n", chunk(delta, nil))
+		buf = append(buf, `"content":`...)
+		buf = append(buf, jsonString(tok)...)
+		buf = append(buf, `},"finish_reason":null}]}`+"\n\n"...)
+		w.Write(buf) //nolint:errcheck // a gone client shows up in the next sleep
 		if flusher != nil {
 			flusher.Flush()
 		}
 	}
-	fmt.Fprintf(w, "data: %s\n\ndata: [DONE]\n\n", chunk(map[string]any{}, "stop"))
+	io.WriteString(w, prefix+`},"finish_reason":"stop"}]}`+"\n\ndata: [DONE]\n\n") //nolint:errcheck
+}
+
+// jsonString is s as a JSON string literal.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 type speechRequest struct {
