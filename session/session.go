@@ -355,9 +355,19 @@ func (s *Session) onSamples(in []int16) {
 					s.utterStart = 0
 				}
 			} else {
-				s.keepFrom(s.detector.Pos() - int64(quietBuffer.Seconds()*DetectorRate))
+				s.trimQuiet()
 			}
 		}
+	}
+}
+
+// trimQuiet bounds the audio kept while nobody speaks to quietBuffer. It trims in steps of
+// half that, so that a streaming session moves its buffer once every 25 frames, not on every
+// frame.
+func (s *Session) trimQuiet() {
+	keep := int64(quietBuffer.Seconds() * DetectorRate)
+	if int64(len(s.utter)) > keep+keep/2 {
+		s.keepFrom(s.detector.Pos() - keep)
 	}
 }
 
