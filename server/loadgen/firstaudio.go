@@ -133,10 +133,18 @@ func (e *env) spokenTurn(ctx context.Context, c *client.Client) (time.Duration, 
 		return 0, doneEvent{}, err
 	}
 	var first time.Duration
+	timeout := time.NewTimer(60 * time.Second) // one timer a turn: the generator reads ~100 events a turn
+	defer timeout.Stop()
 	for {
-		ev, err := c.Next(60 * time.Second)
-		if err != nil {
-			return 0, doneEvent{}, err
+		var ev client.Event
+		select {
+		case e, ok := <-c.Events():
+			if !ok {
+				return 0, doneEvent{}, fmt.Errorf("session closed (%d %s)", c.CloseCode, c.CloseText)
+			}
+			ev = e
+		case <-timeout.C:
+			return 0, doneEvent{}, fmt.Errorf("no response.done within 60 s")
 		}
 		switch ev.Type {
 		case client.TypeAudio:

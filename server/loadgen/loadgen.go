@@ -108,10 +108,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		item string
 		fn   func(context.Context, *Report) error
 	}{
+		// Memory first: the resident set only means something on a server that has not yet
+		// grown its heap for the other items.
+		{"memory", env.memory},
 		{"first-audio", env.firstAudio},
 		{"overhead", env.overhead},
 		{"capacity", env.capacity},
-		{"memory", env.memory},
 		{"rest", env.rest},
 	}
 	for _, s := range steps {

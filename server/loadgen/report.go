@@ -20,8 +20,19 @@ func (r *Report) Markdown(command string) string {
 		p.Name, p.STT, p.ChatFirstToken, p.ChatPerToken, p.TTSFirstByte, p.TTSSpeed, r.FirstSentence, ms(r.ProviderLimit))
 	fmt.Fprintf(&b, "Command: `%s`\n\n", command)
 
+	if m := r.Memory; m != nil {
+		b.WriteString("### Memory per session\n\n")
+		b.WriteString("Measured first, on a fresh server. Resident set (from /proc) and Go memory (heap in use + goroutine " +
+			"stacks, from the runtime), after a forced garbage collection, divided by the number of sessions. Talking " +
+			"sessions are measured while every reply streams (each holds its reply's audio until the turn is stored).\n\n")
+		b.WriteString(markdownTable([]string{"sessions", "RSS per session", "Go heap + stacks per session", "target"}, [][]string{
+			{fmt.Sprintf("%d idle", m.IdleSessions), kib(m.IdleRSSPerSession), kib(m.IdleGoPerSession), "≤ 12 KiB"},
+			{fmt.Sprintf("%d talking", m.TalkingSessions), kib(m.TalkingRSSPerSession), kib(m.TalkingGoPerSession), ""},
+		}))
+		b.WriteString("\n")
+	}
 	if fa := r.FirstAudio; fa != nil {
-		b.WriteString("### 1. First audio: streamed vs upload-and-wait\n\n")
+		b.WriteString("### First audio: streamed vs upload-and-wait\n\n")
 		fmt.Fprintf(&b, "The same 1.2 s utterance, %d times each way, one learner. Streamed: `GET /api/tutor/ws`, from `input.commit` (end of speech) "+
 			"to the first reply audio frame at the client. Upload-and-wait: `POST /api/tutor/chat` with the utterance as WAV, then `GET ttsUrl`, "+
 			"from the start of the upload to the first audio byte at the client.\n\n", fa.Streamed.N)
@@ -40,7 +51,7 @@ func (r *Report) Markdown(command string) string {
 		}
 	}
 	if o := r.Overhead; o != nil {
-		b.WriteString("### 2. Server overhead above the providers\n\n")
+		b.WriteString("### Server overhead above the providers\n\n")
 		b.WriteString("First audio at the client minus the provider limit. It includes everything that is not the simulator's own " +
 			"waiting: the server's work, the simulator's HTTP handling and timer slack, loopback networking and the load generator.\n\n")
 		b.WriteString(markdownTable([]string{"load", "turns", "p50 ms", "p95 ms", "p99 ms", "max ms", "target"}, [][]string{
@@ -54,7 +65,7 @@ func (r *Report) Markdown(command string) string {
 		}
 	}
 	if c := r.Capacity; c != nil {
-		b.WriteString("### 3. Capacity: sessions streaming real-time microphone audio\n\n")
+		b.WriteString("### Capacity: sessions streaming real-time microphone audio\n\n")
 		b.WriteString("Each session sends 16 kHz PCM in 20 ms frames in real time (quiet room noise, which turn detection must " +
 			"ignore). *Frame handling* is the round trip of a WebSocket ping that each session sends once a second behind its " +
 			"audio frames: the server's reader answers it after handling every frame before it. A step passes with frame " +
@@ -74,18 +85,8 @@ func (r *Report) Markdown(command string) string {
 		b.WriteString(markdownTable([]string{"sessions", "handling p50 ms", "handling p99 ms", "frames sent", "frames handled", "server cores", "cores / 100 sessions", "generator lag p99 ms", "pass"}, rows))
 		fmt.Fprintf(&b, "\nMost sessions held: **%d** (target ≥ 1,000 at ≤ 0.1 core per 100 sessions).\n\n", c.Max)
 	}
-	if m := r.Memory; m != nil {
-		b.WriteString("### 4. Memory per session\n\n")
-		b.WriteString("Resident set (from /proc) and Go memory (heap in use + goroutine stacks, from the runtime), after a forced " +
-			"garbage collection, divided by the number of sessions. Talking sessions are measured while every reply streams.\n\n")
-		b.WriteString(markdownTable([]string{"sessions", "RSS per session", "Go heap + stacks per session", "target"}, [][]string{
-			{fmt.Sprintf("%d idle", m.IdleSessions), kib(m.IdleRSSPerSession), kib(m.IdleGoPerSession), "≤ 12 KiB"},
-			{fmt.Sprintf("%d talking", m.TalkingSessions), kib(m.TalkingRSSPerSession), kib(m.TalkingGoPerSession), ""},
-		}))
-		b.WriteString("\n")
-	}
 	if len(r.REST) > 0 {
-		b.WriteString("### 5. REST\n\n")
+		b.WriteString("### REST\n\n")
 		rows := [][]string{}
 		for _, x := range r.REST {
 			rows = append(rows, []string{x.Name, fmt.Sprint(x.Concurrency), fmt.Sprintf("%.0f", x.RPS), ms(x.P50), ms(x.P99), fmt.Sprint(x.Errors), x.Tool})
