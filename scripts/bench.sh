@@ -59,6 +59,8 @@ count=${BENCH_COUNT:-5}
 echo "Go benchmarks (count $count)..." >&2
 go test -run '^$' -bench . -benchmem -count "$count" ./session/ >"$tmp/hot.txt"
 go test -tags "$tags" -run '^$' -bench . -benchmem -count 3 ./session/offline/ >"$tmp/offline.txt" 2>&1 || true
+# The recognizer's other path (no cgo): one pocketsphinx_continuous process per turn.
+go test -run '^$' -bench STT -benchmem -count 3 ./session/offline/ >"$tmp/offline-exec.txt" 2>&1 || true
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
@@ -97,6 +99,17 @@ $(grep -E '^(Benchmark|goos|goarch|pkg|cpu)' "$tmp/hot.txt")
 \`\`\`
 $(grep -E '^(Benchmark|goos|goarch|pkg|cpu|ok|FAIL)|ms/|first' "$tmp/offline.txt" || cat "$tmp/offline.txt")
 \`\`\`
+
+Speech recognition without cgo (a pocketsphinx_continuous process per turn, which loads the model
+each time): \`go test -run '^\$' -bench STT -benchmem -count 3 ./session/offline/\`:
+
+\`\`\`
+$(grep -E '^(Benchmark|ok|FAIL)' "$tmp/offline-exec.txt" || cat "$tmp/offline-exec.txt")
+\`\`\`
+
+BenchmarkSTT transcribes a 3 s espeak-ng utterance; BenchmarkTTS synthesizes one sentence (5 s of
+audio), with the time to its first byte; BenchmarkTutorReply is the scripted tutor without its
+typing pace.
 HOT
 } >docs/BENCHMARKS.md
 echo "wrote docs/BENCHMARKS.md (raw JSON: test-artifacts/bench.json)" >&2
