@@ -178,29 +178,40 @@ func (e *env) capacityStep(ctx context.Context, ls []learner) (CapacityStep, err
 
 // dialMany opens sessions for learners, a few dozen at a time.
 func (e *env) dialMany(ctx context.Context, ls []learner, o client.Options) ([]*client.Client, error) {
+	return dialAll(ls, 64, func(l learner) (*client.Client, error) {
+		opts := o
+		opts.Token = l.token
+		c, err := client.Dial(ctx, e.wsURL(l.membership), opts)
+		if err == nil {
+			if _, err = c.Until(30*time.Second, "session.created"); err != nil {
+				c.Abort()
+			}
+		}
+		return c, err
+	})
+}
+
+// dialAll runs dial for every learner, at most parallel at a time, and returns the sessions that
+// opened and the first error.
+func dialAll(ls []learner, parallel int, dial func(learner) (*client.Client, error)) ([]*client.Client, error) {
 	clients := make([]*client.Client, len(ls))
-	sem := make(chan struct{}, 64)
+	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
-	var firstErr error
 	var mu sync.Mutex
+	var firstErr error
 	for i, l := range ls {
 		wg.Add(1)
 		go func(i int, l learner) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			opts := o
-			opts.Token = l.token
-			c, err := client.Dial(ctx, e.wsURL(l.membership), opts)
-			if err == nil {
-				_, err = c.Until(30*time.Second, "session.created")
-			}
-			mu.Lock()
-			defer mu.Unlock()
+			c, err := dial(l)
 			if err != nil {
+				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
 				}
+				mu.Unlock()
 				return
 			}
 			clients[i] = c

@@ -101,32 +101,5 @@ func (e *env) memory(ctx context.Context, rep *Report) error {
 }
 
 func (e *env) dialManyManual(ctx context.Context, ls []learner) ([]*client.Client, error) {
-	out := make([]*client.Client, len(ls))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, 32)
-	for i, l := range ls {
-		wg.Add(1)
-		go func(i int, l learner) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			c, err := e.dialManual(ctx, l, 8192)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			out[i] = c
-		}(i, l)
-	}
-	wg.Wait()
-	res := out[:0]
-	for _, c := range out {
-		if c != nil {
-			res = append(res, c)
-		}
-	}
-	return res, firstErr
+	return dialAll(ls, 32, func(l learner) (*client.Client, error) { return e.dialManual(ctx, l, 8192) })
 }
