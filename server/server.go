@@ -97,9 +97,6 @@ func New(cfg Config, d Deps) (*Server, error) {
 // Handler is the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Tutor is the turn engine shared by the WebSocket sessions and the upload-and-wait routes.
-func (s *Server) Tutor() *session.Tutor { return s.tutor }
-
 func (s *Server) routes(web http.Handler) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

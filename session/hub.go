@@ -146,13 +146,6 @@ func (h *Hub) remove(s *Session) {
 	}
 }
 
-// Count is the number of live sessions.
-func (h *Hub) Count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.sessions)
-}
-
 // Shutdown refuses new sessions, lets live turns finish and then closes every session with
 // 1001; when ctx ends first, the rest are closed at once. It returns when all have ended.
 func (h *Hub) Shutdown(ctx context.Context) error {

@@ -80,9 +80,6 @@ var audioPool = sync.Pool{New: func() any { b := make([]byte, audioChunk); retur
 // idle connections hold none.
 var writePool = &sync.Pool{}
 
-// WriteBufferPool is the write buffer pool for the upgrader.
-func WriteBufferPool() websocket.BufferPool { return writePool }
-
 // Upgrader returns the upgrader for protocol v1 sessions: small read buffers and pooled write
 // buffers keep an idle connection small. checkOrigin decides which browser origins may connect.
 func Upgrader(checkOrigin func(origin, host string) bool) *websocket.Upgrader {
@@ -164,12 +161,6 @@ func (m *outMsg) release() {
 	if m.kind == kindFlush && m.flush != nil {
 		close(m.flush) // written or not, whoever waits may go on
 		m.flush = nil
-	}
-}
-
-func releaseAll(ms []outMsg) {
-	for i := range ms {
-		ms[i].release()
 	}
 }
 
