@@ -338,3 +338,6 @@ func (s *Server) Close() {
 // Drain closes the live sessions as a shutdown does (their turns finish, then 1001 and a
 // retryable event) without stopping HTTP: tests use it to restart a server under clients.
 func (s *Server) Drain(ctx context.Context) error { return s.sessions.Shutdown(ctx) }
+
+// Live is the number of live WebSocket sessions on this instance.
+func (s *Server) Live() int { return s.sessions.Live() }
