@@ -65,6 +65,12 @@ type Config struct {
 	LogLevel           string        // LOG_LEVEL
 	LogFormat          string        // LOG_FORMAT: json or text
 	DebugAddr          string        // DEBUG_ADDR: pprof listener, e.g. 127.0.0.1:6060; off when empty
+	MetricsAddr        string        // METRICS_ADDR: a private listener for /metrics; on the main port when empty
+	GreetingRateLimit  float64       // GREETING_RATE_LIMIT: POST /api/tutor/init per account per minute
+	MaxUploads         int           // MAX_UPLOADS: POST /api/tutor/chat requests answered at once
+	GreetingDailyLimit int           // GREETING_DAILY_LIMIT: uncached custom greetings a day for accounts without a usable membership
+	HTTPReadTimeout    time.Duration // HTTP_READ_TIMEOUT: a whole request, body included
+	HTTPWriteTimeout   time.Duration // HTTP_WRITE_TIMEOUT: a whole answer
 	TrustedProxies     []*net.IPNet  // TRUSTED_PROXIES: CIDRs of reverse proxies whose X-Forwarded-For is believed
 }
 
@@ -104,12 +110,18 @@ func Load(getenv func(string) string) (Config, error) {
 			TTSFirstByte:   e.duration("TTS_FIRST_BYTE_TIMEOUT", 15*time.Second),
 			TTSIdle:        e.duration("TTS_IDLE_TIMEOUT", 10*time.Second),
 		},
-		ReconcileAfter:  e.duration("RECONCILE_AFTER", 10*time.Minute),
-		ShutdownTimeout: e.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
-		AuthRateLimit:   e.float("AUTH_RATE_LIMIT", 5),
-		LogLevel:        e.str("LOG_LEVEL", "info"),
-		LogFormat:       e.str("LOG_FORMAT", ""),
-		DebugAddr:       e.str("DEBUG_ADDR", ""),
+		ReconcileAfter:     e.duration("RECONCILE_AFTER", 10*time.Minute),
+		ShutdownTimeout:    e.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		AuthRateLimit:      e.float("AUTH_RATE_LIMIT", 5),
+		LogLevel:           e.str("LOG_LEVEL", "info"),
+		LogFormat:          e.str("LOG_FORMAT", ""),
+		DebugAddr:          e.str("DEBUG_ADDR", ""),
+		MetricsAddr:        e.str("METRICS_ADDR", ""),
+		GreetingRateLimit:  e.float("GREETING_RATE_LIMIT", 10),
+		MaxUploads:         e.intIn("MAX_UPLOADS", 16, 1, 10000),
+		GreetingDailyLimit: e.intIn("GREETING_DAILY_LIMIT", 5, 0, 10000),
+		HTTPReadTimeout:    e.duration("HTTP_READ_TIMEOUT", 2*time.Minute),
+		HTTPWriteTimeout:   e.duration("HTTP_WRITE_TIMEOUT", 3*time.Minute),
 	}
 	if c.Env != "development" && c.Env != "production" && c.Env != "test" {
 		e.fail("APP_ENV", "must be development, production or test")
@@ -211,6 +223,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.AuthRateLimit <= 0 {
 		e.fail("AUTH_RATE_LIMIT", "must be positive")
 	}
+	if c.GreetingRateLimit <= 0 {
+		e.fail("GREETING_RATE_LIMIT", "must be positive")
+	}
 	if c.PongWait < 100*time.Millisecond {
 		e.fail("WS_PONG_WAIT", "must be at least 100ms")
 	}
@@ -226,8 +241,8 @@ func Load(getenv func(string) string) (Config, error) {
 			e.fail(name, "must be from 100ms to 10m")
 		}
 	}
-	if c.ReconcileAfter < time.Minute {
-		e.fail("RECONCILE_AFTER", "must be at least 1m (longer than the longest turn)")
+	if c.ReconcileAfter < time.Second {
+		e.fail("RECONCILE_AFTER", "must be at least 1s (and should be longer than the longest turn)")
 	}
 	return c, e.err
 }

@@ -9,6 +9,19 @@ import (
 	"time"
 )
 
+// servePrivate serves h on addr, a listener of its own (METRICS_ADDR, DEBUG_ADDR) that should
+// stay on loopback or a private network.
+func servePrivate(name, addr string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: %s %s: %w", name, addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	logger.Info("private listener", "serves", name, "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
+}
+
 // serveDebug serves Go's pprof profiles on addr (DEBUG_ADDR), a separate listener that should
 // stay on loopback or a private network: profiles reveal internals. /debug/pprof/heap?gc=1
 // collects garbage first, which the benchmarks use to measure memory per session.
@@ -19,12 +32,5 @@ func serveDebug(addr string, logger *slog.Logger) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("server: DEBUG_ADDR %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // ends with Close
-	logger.Info("pprof listening", "addr", ln.Addr().String())
-	return func() { srv.Close() }, nil
+	return servePrivate("DEBUG_ADDR", addr, mux, logger)
 }

@@ -100,6 +100,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 			"method", c.Request().Method, "path", c.Path(), "err", err)
 	}
+	if ae.Status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", "2")
+	}
 	var body errorBody
 	body.Error.Code, body.Error.Message = ae.Code, ae.Message
 	if c.Request().Method == http.MethodHead {

@@ -37,6 +37,7 @@ func (s *Server) metricsHandler() http.Handler {
 
 type httpMetrics struct {
 	requests *prometheus.HistogramVec
+	handler  http.Handler // /metrics
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {

@@ -47,6 +47,9 @@ type Server struct {
 	tutor    *session.Tutor
 	sessions *session.Hub
 	now      func() time.Time
+
+	greetLimit *userLimiter  // POST /api/tutor/init per account
+	uploads    chan struct{} // POST /api/tutor/chat answered at once (MAX_UPLOADS)
 }
 
 // New builds the server and its routes.
@@ -69,6 +72,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		registry: reg,
 		metrics:  newHTTPMetrics(reg),
 		now:      d.Now,
+
+		greetLimit: newUserLimiter(cfg.GreetingRateLimit, max(int(cfg.GreetingRateLimit/2), 3)),
+		uploads:    make(chan struct{}, cfg.MaxUploads),
 	}
 	tutor, err := session.NewTutor(session.TutorConfig{
 		Providers:      d.Providers,
@@ -133,10 +139,18 @@ func (s *Server) routes(web http.Handler) *echo.Echo {
 		}))
 	}
 
-	// Operations: anyone (they reveal nothing about users).
+	// Operations: anyone (they reveal nothing about users). With METRICS_ADDR set, /metrics is
+	// served only on that private listener.
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(s.metricsHandler()))
+	s.metrics.handler = s.metricsHandler()
+	if s.cfg.MetricsAddr == "" {
+		e.GET("/metrics", echo.WrapHandler(s.metrics.handler))
+	} else {
+		e.GET("/metrics", func(echo.Context) error {
+			return newError(http.StatusNotFound, "not_found", "metrics are served on METRICS_ADDR")
+		})
+	}
 
 	api := e.Group("/api", middleware.BodyLimit("1M"))
 	authLimit := middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
@@ -277,14 +291,29 @@ func (s *Server) Run(ctx context.Context) error {
 		sched.Shutdown() //nolint:errcheck
 		return fmt.Errorf("server: listen on port %d: %w", s.cfg.Port, err)
 	}
+	// Slow clients cannot hold connections: the headers within 10 s, a whole request (a 25 MB
+	// upload on a slow line included) within ReadTimeout, an answer within WriteTimeout. A
+	// WebSocket session sets its own deadlines once upgraded.
 	httpServer := &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.HTTPReadTimeout,
+		WriteTimeout:      s.cfg.HTTPWriteTimeout,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
+	if s.cfg.MetricsAddr != "" {
+		stopMetrics, err := servePrivate("METRICS_ADDR", s.cfg.MetricsAddr, s.metrics.handler, s.logger)
+		if err != nil {
+			httpServer.Close()
+			sched.Shutdown() //nolint:errcheck
+			return err
+		}
+		defer stopMetrics()
+	}
 	if s.cfg.DebugAddr != "" {
 		stopDebug, err := serveDebug(s.cfg.DebugAddr, s.logger)
 		if err != nil {

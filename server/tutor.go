@@ -1,22 +1,18 @@
 package server
 
 import (
+	"context"
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/aitutor/aitutor/session"
+	"github.com/aitutor/aitutor/store"
 )
-
-// maxUploadBytes is Whisper's upload limit, which /api/tutor/chat applies too.
-const maxUploadBytes = 25 << 20
 
 type initRequest struct {
 	MembershipID string `json:"membershipId"`
@@ -32,7 +28,9 @@ type initResponse struct {
 
 // tutorInit: POST /api/tutor/init {membershipId?, text?} — signed-in users: the tutor's
 // greeting (or the given text) and the URL of its speech. It costs no chat use; a given
-// membership must be the caller's.
+// membership must be the caller's. Speech is cached by text and voice; each account may ask a
+// few times a minute (429 rate_limited), and an account without a usable membership may have
+// GREETING_DAILY_LIMIT texts spoken a day that were not cached (429 greeting_limit).
 func (s *Server) tutorInit(c echo.Context) error {
 	var req initRequest
 	if c.Request().ContentLength != 0 {
@@ -54,7 +52,25 @@ func (s *Server) tutorInit(c echo.Context) error {
 	if utf8.RuneCountInString(req.Text) > 500 {
 		return badRequest("text is at most 500 characters")
 	}
-	g, err := s.tutor.Greet(ctx, u.ID, req.Text, "")
+	if !s.greetLimit.allow(u.ID) {
+		return newError(http.StatusTooManyRequests, "rate_limited", "too many greetings; wait a minute and try again")
+	}
+	// Speech for a custom text that nobody asked for before is capped per day for accounts that
+	// cannot pay for a turn: the providers never work without limit for free.
+	allow := func() error {
+		if req.Text == "" || req.Text == session.Greeting("") || s.canPay(ctx, u.ID) {
+			return nil
+		}
+		if err := s.store.TakeDaily(ctx, u.ID, "custom_greeting", s.cfg.GreetingDailyLimit); err != nil {
+			if errors.Is(err, store.ErrLimitReached) {
+				return newError(http.StatusTooManyRequests, "greeting_limit",
+					"accounts without an active membership may have %d custom greetings spoken a day; buy a plan or try tomorrow", s.cfg.GreetingDailyLimit)
+			}
+			return err
+		}
+		return nil
+	}
+	g, err := s.tutor.Greet(ctx, req.Text, "", allow)
 	if err != nil {
 		return err
 	}
@@ -74,70 +90,39 @@ type chatResponse struct {
 	Metrics        session.Metrics `json:"metrics"`
 }
 
-// uploadTypes are the audio formats Whisper reads, by file extension and media type.
-var uploadTypes = map[string]string{
-	".webm": "audio/webm", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".mp3": "audio/mpeg",
-	".mpeg": "audio/mpeg", ".mpga": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4",
-	".mp4": "audio/mp4", ".flac": "audio/flac",
-}
-
-var uploadMediaTypes = map[string]string{
-	"audio/webm": ".webm", "video/webm": ".webm", "audio/ogg": ".ogg", "application/ogg": ".ogg",
-	"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/wav": ".wav", "audio/x-wav": ".wav",
-	"audio/wave": ".wav", "audio/vnd.wave": ".wav", "audio/mp4": ".m4a", "audio/x-m4a": ".m4a",
-	"audio/m4a": ".m4a", "video/mp4": ".m4a", "audio/aac": ".m4a", "audio/flac": ".flac", "audio/x-flac": ".flac",
-}
-
 // tutorChat: POST /api/tutor/chat multipart (audio, membershipId[, conversationId]) —
 // signed-in users, on their own usable membership. One upload-and-wait turn: transcribe,
 // charge one chat use, answer, speak. webm/ogg/mp3/wav/m4a/flac up to 25 MB (413 above, 415
 // for other types).
 func (s *Server) tutorChat(c echo.Context) error {
 	r := c.Request()
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); mt != echo.MIMEMultipartForm {
-		return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send multipart/form-data with an audio file and membershipId")
+	// At most MAX_UPLOADS uploads are read and answered at once; the rest wait a moment.
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		return newError(http.StatusServiceUnavailable, "busy", "too many uploads are being answered; try again in a moment")
 	}
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			return newError(http.StatusRequestEntityTooLarge, "payload_too_large", "audio uploads are limited to 25 MB")
-		}
-		return badRequest("malformed multipart body: %v", err)
+	up, err := readUpload(r)
+	if err != nil {
+		return err
 	}
-	defer r.MultipartForm.RemoveAll() //nolint:errcheck
-	membershipID := r.FormValue("membershipId")
+	defer up.close()
+	membershipID := up.fields["membershipId"]
 	if err := validUUID("membershipId", membershipID); err != nil {
 		return err
 	}
-	conversationID := r.FormValue("conversationId")
+	conversationID := up.fields["conversationId"]
 	if conversationID != "" {
 		if err := validUUID("conversationId", conversationID); err != nil {
 			return err
 		}
 	}
-	file, header, err := r.FormFile("audio")
+	data, err := up.read()
 	if err != nil {
-		return badRequest("the audio file is missing (form field \"audio\")")
+		return err
 	}
-	defer file.Close()
-	if header.Size > maxUploadBytes {
-		return newError(http.StatusRequestEntityTooLarge, "payload_too_large", "audio uploads are limited to 25 MB")
-	}
-	ext := strings.ToLower(filepath.Ext(header.Filename))
-	mediaType, _, _ := mime.ParseMediaType(header.Header.Get(echo.HeaderContentType))
-	if _, ok := uploadTypes[ext]; !ok {
-		ext = uploadMediaTypes[mediaType]
-	}
-	if ext == "" {
-		return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "audio must be webm, ogg, mp3, wav, m4a or flac")
-	}
-	data, err := io.ReadAll(io.LimitReader(file, maxUploadBytes+1))
-	if err != nil {
-		return badRequest("reading the upload: %v", err)
-	}
-	if len(data) == 0 {
-		return badRequest("the audio file is empty")
-	}
+	ext := up.ext
 	u := currentUser(c)
 	res, err := s.tutor.Exchange(r.Context(), session.ExchangeRequest{
 		UserID: u.ID, MembershipID: membershipID, ConversationID: conversationID,
@@ -152,6 +137,21 @@ func (s *Server) tutorChat(c echo.Context) error {
 		MembershipID: membershipID, ChatUses: res.Remaining, ConversationID: res.ConversationID,
 		Metrics: res.Metrics,
 	})
+}
+
+// canPay reports whether the user has a membership that can pay for a turn now.
+func (s *Server) canPay(ctx context.Context, userID string) bool {
+	ms, err := s.store.MembershipsByUser(ctx, userID)
+	if err != nil {
+		return false
+	}
+	now := s.store.Now()
+	for i := range ms {
+		if ms[i].Usable(now) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // tutorWS: GET /api/tutor/ws?membershipId=<uuid>[&conversationId=<uuid>] — signed-in users,

@@ -78,8 +78,14 @@ func ProblemOf(err error) (p Problem, ok bool) {
 			return p, true
 		}
 	}
+	if store.IsUnavailable(err) {
+		return problemUnavailable, true
+	}
 	return Problem{Status: http.StatusInternalServerError, Code: "internal", Message: "internal server error"}, false
 }
+
+// problemUnavailable: the database could not be reached; nothing was charged or changed.
+var problemUnavailable = Problem{http.StatusServiceUnavailable, "unavailable", "the service is briefly unavailable (its database does not answer); nothing was charged — try again in a moment", true}
 
 // lastClause is the part of an error message after its last ": " (the most specific one), at
 // most n bytes.

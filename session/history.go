@@ -152,7 +152,8 @@ func (s *Session) truncate(turnID string, audioEndMs int) bool {
 			return true
 		}
 	}
-	if t := s.current; t != nil && t.id == turnID {
+	if t := s.current; t != nil && (t.id == turnID || (t.interrupting != nil && t.interrupting.id == turnID)) {
+		// The turn is still running, or it is the reply that the learner's speech paused.
 		s.pendingTruncate = &pendingTruncate{turnID: turnID, audioEndMs: audioEndMs}
 		return true
 	}

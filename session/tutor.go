@@ -69,13 +69,7 @@ type Tutor struct {
 	stopping   chan struct{}
 	stopOnce   sync.Once
 
-	greetMu  sync.Mutex
-	greeting map[string]cachedClip // voice + text → stored greeting audio
-}
-
-type cachedClip struct {
-	id      string
-	created time.Time
+	greetings *speechCache
 }
 
 // NewTutor returns the turn engine.
@@ -104,7 +98,7 @@ func NewTutor(cfg TutorConfig) (*Tutor, error) {
 		timeouts:  cfg.Timeouts.withDefaults(),
 		metrics:   newTutorMetrics(cfg.Registerer),
 		stopping:  make(chan struct{}),
-		greeting:  map[string]cachedClip{},
+		greetings: newSpeechCache(greetingCacheSize, cfg.AudioRetention/2),
 	}, nil
 }
 
@@ -159,51 +153,6 @@ func (e *Tutor) synthesizeAll(ctx context.Context, text, voice string) ([]byte, 
 		return nil, err
 	}
 	return s.audio, nil
-}
-
-// GreetingResult is what POST /api/tutor/init answers.
-type GreetingResult struct {
-	Text    string
-	AudioID string
-}
-
-// Greet returns the tutor's greeting (or text, when given) and its stored speech. The standard
-// greeting's audio is synthesized once per voice and reused.
-func (e *Tutor) Greet(ctx context.Context, userID, text, voice string) (GreetingResult, error) {
-	if voice == "" {
-		voice = e.voice
-	}
-	custom := text != ""
-	if !custom {
-		text = Greeting("")
-	}
-	key := voice + "\x00" + text
-	if !custom {
-		e.greetMu.Lock()
-		c, ok := e.greeting[key]
-		e.greetMu.Unlock()
-		if ok && time.Since(c.created) < e.retention/2 {
-			return GreetingResult{Text: text, AudioID: c.id}, nil
-		}
-	}
-	pcm, err := e.synthesizeAll(ctx, text, voice)
-	if err != nil {
-		return GreetingResult{}, err
-	}
-	owner := userID
-	if !custom {
-		owner = "" // shared by everyone
-	}
-	id, err := e.store.SaveAudioAs(ctx, "", owner, "audio/wav", WAV(pcm, OutputSampleRate))
-	if err != nil {
-		return GreetingResult{}, err
-	}
-	if !custom {
-		e.greetMu.Lock()
-		e.greeting[key] = cachedClip{id: id, created: time.Now()}
-		e.greetMu.Unlock()
-	}
-	return GreetingResult{Text: text, AudioID: id}, nil
 }
 
 // providerError wraps a provider failure; a cancellation stays a cancellation.

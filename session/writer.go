@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"net/http"
 	"sync"
 	"time"
@@ -164,7 +165,7 @@ func (m *outMsg) release() {
 // or after the close message.
 func (s *Session) writeLoop() {
 	defer s.wg.Done()
-	defer s.recoverPanic("writer")
+	defer s.recoverWriter()
 	broken := false // a write failed: nothing more can be written
 	q := s.out
 	for {
@@ -248,6 +249,27 @@ func (s *Session) finishWriting(rest []outMsg, broken bool) {
 			}
 		}
 	}
+	s.conn.Close()
+}
+
+// recoverWriter ends the session at once when the writer panics: nothing can be written after
+// it (it was the only writer), so the socket is closed, which ends the reader too.
+func (s *Session) recoverWriter() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	s.logger.Error("panic in session", "where", "writer", "panic", r, "stack", string(debug.Stack()))
+	q := s.out
+	q.mu.Lock()
+	q.closed, q.running = true, false
+	rest := q.items
+	q.items, q.bytes = nil, 0
+	q.mu.Unlock()
+	for i := range rest {
+		rest[i].release()
+	}
+	s.closeWith(&CloseReason{Code: CloseInternal, Reason: "internal error; reconnect to go on", sent: true})
 	s.conn.Close()
 }
 

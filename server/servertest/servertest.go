@@ -40,6 +40,7 @@ type Options struct {
 	Providers *session.Providers // use these engines instead of the simulator
 	Now       func() time.Time   // the store's and the jobs' clock
 	Logger    *slog.Logger       // default: warnings and errors to the test log
+	Store     *store.Store       // use this database instead of a fresh one (its migrations applied)
 }
 
 // Env is a running test server.
@@ -62,9 +63,13 @@ func New(t testing.TB, opts Options) *Env {
 	if opts.Now != nil {
 		storeOpts = append(storeOpts, store.WithClock(opts.Now))
 	}
-	st := storetest.New(t, storeOpts...)
+	st := opts.Store
+	if st == nil {
+		st = storetest.New(t, storeOpts...)
+	}
 	vars := map[string]string{
 		"APP_ENV": "test", "JWT_SECRET": Secret, "AI_PROVIDER": "sim", "AUTH_RATE_LIMIT": "1000",
+		"GREETING_RATE_LIMIT": "10000",
 		"DATABASE_URL": "postgres://unused/unused",
 	}
 	for k, v := range opts.Env {

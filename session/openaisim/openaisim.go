@@ -78,11 +78,43 @@ type ChatRequest struct {
 type Failure struct {
 	Status int // answer with this HTTP status (e.g. 500); 0 to fail mid-stream instead
 	// AfterTokens / AfterBytes: for mid-stream failures, how much to send before breaking the
-	// connection.
+	// connection (or, with Hang, before going silent).
 	AfterTokens int
 	AfterBytes  int
+	// Hang stops answering instead of failing: before the response headers when Before is set
+	// (any endpoint), otherwise mid-stream after AfterTokens / AfterBytes. The call then waits
+	// until its client gives up.
+	Hang   bool
+	Before bool
+	// Drop closes the connection without any answer.
+	Drop bool
 	// Times is how many calls fail; then calls succeed again.
 	Times int
+}
+
+// stall carries out a failure that happens before the response: a dropped connection, a hang
+// before the headers or an error status. It reports whether the call is over.
+func (s *Server) stall(w http.ResponseWriter, r *http.Request, f *Failure, what string) bool {
+	switch {
+	case f == nil:
+		return false
+	case f.Drop:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return true
+			}
+		}
+		panic(http.ErrAbortHandler)
+	case f.Hang && f.Before:
+		<-r.Context().Done()
+		s.cancelled.Add(1)
+		return true
+	case f.Status != 0:
+		apiError(w, f.Status, "server_error", "simulated "+what+" failure")
+		return true
+	}
+	return false
 }
 
 // Endpoints.
@@ -272,7 +304,11 @@ func (s *Server) transcriptions(w http.ResponseWriter, r *http.Request) {
 	data, _ := io.ReadAll(f)
 	f.Close()
 	if fail := s.takeFailure(EndpointSTT); fail != nil {
-		apiError(w, max(fail.Status, http.StatusInternalServerError), "server_error", "simulated transcription failure")
+		if fail.Status == 0 && !fail.Drop && !fail.Hang {
+			fail.Status = http.StatusInternalServerError
+		}
+		fail.Before = true
+		s.stall(w, r, fail, "transcription")
 		return
 	}
 	s.mu.Lock()
@@ -302,8 +338,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	p, replyFn := s.profile, s.reply
 	s.mu.Unlock()
 	fail := s.takeFailure(EndpointChat)
-	if fail != nil && fail.Status != 0 {
-		apiError(w, fail.Status, "server_error", "simulated chat failure")
+	if s.stall(w, r, fail, "chat") {
 		return
 	}
 	tokens := Tokens(replyFn(req))
@@ -336,6 +371,11 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	next := start.Add(p.ChatFirstToken)
 	for i, tok := range tokens {
 		if fail != nil && i >= fail.AfterTokens {
+			if fail.Hang {
+				<-r.Context().Done() // go silent mid-stream
+				s.cancelled.Add(1)
+				return
+			}
 			panic(http.ErrAbortHandler) // break the connection mid-stream
 		}
 		if !sleep(r.Context(), time.Until(next)) {
@@ -402,8 +442,7 @@ func (s *Server) speech(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fail := s.takeFailure(EndpointSpeech)
-	if fail != nil && fail.Status != 0 {
-		apiError(w, fail.Status, "server_error", "simulated speech failure")
+	if s.stall(w, r, fail, "speech") {
 		return
 	}
 	s.mu.Lock()
@@ -446,6 +485,11 @@ func (s *Server) speech(w http.ResponseWriter, r *http.Request) {
 		chunk := s.voice[off:min(off+2*n, len(s.voice))] // the voice wraps; a short chunk is fine
 		n = len(chunk) / 2
 		if fail != nil && sent*2 >= fail.AfterBytes {
+			if fail.Hang {
+				<-r.Context().Done() // go silent mid-stream
+				s.cancelled.Add(1)
+				return
+			}
 			panic(http.ErrAbortHandler)
 		}
 		if _, err := w.Write(chunk); err != nil {
