@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime/debug"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 

@@ -70,7 +70,7 @@ func New(t testing.TB, opts Options) *Env {
 	vars := map[string]string{
 		"APP_ENV": "test", "JWT_SECRET": Secret, "AI_PROVIDER": "sim", "AUTH_RATE_LIMIT": "1000",
 		"GREETING_RATE_LIMIT": "10000",
-		"DATABASE_URL": "postgres://unused/unused",
+		"DATABASE_URL":        "postgres://unused/unused",
 	}
 	for k, v := range opts.Env {
 		vars[k] = v
