@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -23,11 +24,14 @@ type initRequest struct {
 	Text         string `json:"text"`
 }
 
+// initResponse keeps the prototype's ttsUrl, a path (see audioPath); ttsAbsoluteUrl is for
+// clients that want the whole URL.
 type initResponse struct {
-	Text          string `json:"text"`
-	AssistantText string `json:"assistantText"`
-	TTSURL        string `json:"ttsUrl"`
-	MembershipID  string `json:"membershipId,omitempty"`
+	Text           string `json:"text"`
+	AssistantText  string `json:"assistantText"`
+	TTSURL         string `json:"ttsUrl"`
+	TTSAbsoluteURL string `json:"ttsAbsoluteUrl"`
+	MembershipID   string `json:"membershipId,omitempty"`
 }
 
 // tutorInit: POST /api/tutor/init {membershipId?, text?} — signed-in users: the tutor's
@@ -59,19 +63,48 @@ func (s *Server) tutorInit(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, initResponse{
-		Text: g.Text, AssistantText: g.Text, TTSURL: s.audioURL(c, g.AudioID), MembershipID: req.MembershipID,
+		Text: g.Text, AssistantText: g.Text, TTSURL: audioPath(g.AudioID), TTSAbsoluteURL: s.audioURL(c, g.AudioID),
+		MembershipID: req.MembershipID,
 	})
 }
 
+// chatResponse is the prototype's answer to an upload — ttsUrl and userAudioUrl as paths (see
+// audioPath), chatUses always a number — with the fields newer clients read beside it.
 type chatResponse struct {
-	UserText       string          `json:"userText"`
-	AssistantText  string          `json:"assistantText"`
-	TTSURL         string          `json:"ttsUrl"`
-	UserAudioURL   string          `json:"userAudioUrl"`
-	MembershipID   string          `json:"membershipId"`
-	ChatUses       *int            `json:"chatUses"`
-	ConversationID string          `json:"conversationId"`
-	Metrics        session.Metrics `json:"metrics"`
+	UserText             string          `json:"userText"`
+	AssistantText        string          `json:"assistantText"`
+	TTSURL               string          `json:"ttsUrl"`
+	UserAudioURL         string          `json:"userAudioUrl"`
+	TTSAbsoluteURL       string          `json:"ttsAbsoluteUrl"`
+	UserAudioAbsoluteURL string          `json:"userAudioAbsoluteUrl"`
+	MembershipID         string          `json:"membershipId"`
+	ChatUses             int             `json:"chatUses"`
+	RemainingChatUses    *int            `json:"remainingChatUses"` // null: unlimited
+	Unlimited            bool            `json:"unlimited"`
+	ConversationID       string          `json:"conversationId"`
+	Metrics              session.Metrics `json:"metrics"`
+}
+
+// unlimitedChatUses is chatUses for an unlimited membership. The prototype's frontend types
+// chatUses as a number, stores it as the membership's remaining uses and opens its "chat
+// expired" dialog when chatUses <= 0, which null, 0 and -1 all are. The largest 32-bit integer
+// is more than any limited membership can hold (the column is an integer), so every such check
+// reads "plenty left"; new clients read unlimited and remainingChatUses (null) instead.
+const unlimitedChatUses = math.MaxInt32
+
+func (s *Server) newChatResponse(c echo.Context, membershipID string, res session.ExchangeResult) chatResponse {
+	out := chatResponse{
+		UserText: res.UserText, AssistantText: res.AssistantText,
+		TTSURL: audioPath(res.TTSAudioID), UserAudioURL: audioPath(res.UserAudioID),
+		TTSAbsoluteURL: s.audioURL(c, res.TTSAudioID), UserAudioAbsoluteURL: s.audioURL(c, res.UserAudioID),
+		MembershipID: membershipID, RemainingChatUses: res.Remaining, Unlimited: res.Remaining == nil,
+		ConversationID: res.ConversationID, Metrics: res.Metrics,
+	}
+	out.ChatUses = unlimitedChatUses
+	if res.Remaining != nil {
+		out.ChatUses = *res.Remaining
+	}
+	return out
 }
 
 // uploadTypes are the audio formats Whisper reads, by file extension and media type.
@@ -146,12 +179,7 @@ func (s *Server) tutorChat(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, chatResponse{
-		UserText: res.UserText, AssistantText: res.AssistantText,
-		TTSURL: s.audioURL(c, res.TTSAudioID), UserAudioURL: s.audioURL(c, res.UserAudioID),
-		MembershipID: membershipID, ChatUses: res.Remaining, ConversationID: res.ConversationID,
-		Metrics: res.Metrics,
-	})
+	return c.JSON(http.StatusOK, s.newChatResponse(c, membershipID, res))
 }
 
 // tutorWS: GET /api/tutor/ws?membershipId=<uuid> — signed-in users, on their own usable
