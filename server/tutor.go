@@ -88,8 +88,8 @@ type chatResponse struct {
 // unlimitedChatUses is chatUses for an unlimited membership. The prototype's frontend types
 // chatUses as a number, stores it as the membership's remaining uses and opens its "chat
 // expired" dialog when chatUses <= 0, which null, 0 and -1 all are. The largest 32-bit integer
-// is more than any limited membership can hold (the column is an integer), so every such check
-// reads "plenty left"; new clients read unlimited and remainingChatUses (null) instead.
+// is far more than any plan gives (maxUses) and still an int32 for typed clients, so every such
+// check reads "plenty left"; new clients read unlimited and remainingChatUses (null) instead.
 const unlimitedChatUses = math.MaxInt32
 
 func (s *Server) newChatResponse(c echo.Context, membershipID string, res session.ExchangeResult) chatResponse {
