@@ -204,12 +204,8 @@ func (s *Server) adminGetUser(c echo.Context) error {
 	return c.JSON(http.StatusOK, adminUser{userWithMemberships{u, ms}, sum})
 }
 
-type usageResponse struct {
-	Summary store.UsageSummary  `json:"summary"`
-	Ledger  []store.LedgerEntry `json:"ledger"`
-}
-
-// adminUserUsage: GET /api/admin/users/:userId/usage[?limit=] — admins: the user's ledger.
+// adminUserUsage: GET /api/admin/users/:userId/usage[?limit=] — admins: the user's ledger, each
+// entry described in words.
 func (s *Server) adminUserUsage(c echo.Context) error {
 	id := c.Param("userId")
 	if err := validUUID("userId", id); err != nil {
@@ -219,19 +215,10 @@ func (s *Server) adminUserUsage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	if _, err := s.store.UserByID(ctx, id); err != nil {
+	if _, err := s.store.UserByID(c.Request().Context(), id); err != nil {
 		return err
 	}
-	sum, err := s.store.UsageSummaryByUser(ctx, id)
-	if err != nil {
-		return err
-	}
-	ledger, err := s.store.LedgerByUser(ctx, id, limit)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, usageResponse{Summary: sum, Ledger: ledger})
+	return s.usage(c, id, limit)
 }
 
 // adminAssignPlan: POST /api/admin/users/:userId/plans/:planId/assign — admins grant a plan.
@@ -271,8 +258,8 @@ func (s *Server) adminRevokeMembership(c echo.Context) error {
 	return c.JSON(http.StatusOK, m)
 }
 
-// adminTurnMetrics: GET /api/admin/metrics/turns[?days=30] — admins: turns per day and
-// first-audio latency percentiles from the stored turn metrics.
+// adminTurnMetrics: GET /api/admin/metrics/turns[?days=30] — admins: turns per day, how their
+// chat uses were settled (answered, interrupted, refunded) and first-audio latency percentiles.
 func (s *Server) adminTurnMetrics(c echo.Context) error {
 	days, err := intQuery(c, "days", 30, 1, 366)
 	if err != nil {

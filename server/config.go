@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/aitutor/aitutor/session"
 )
 
 // AI providers.
@@ -53,6 +55,11 @@ type Config struct {
 	SessionIdleTimeout time.Duration // SESSION_IDLE_TIMEOUT
 	SessionMaxDuration time.Duration // SESSION_MAX_DURATION
 	MaxSessions        int           // MAX_SESSIONS: concurrent WebSocket sessions per instance
+	MaxSessionsPerUser int           // MAX_SESSIONS_PER_USER: concurrent WebSocket sessions per user
+	PingPeriod         time.Duration // WS_PING_PERIOD: how often sessions are pinged
+	PongWait           time.Duration // WS_PONG_WAIT: a session that sends nothing, not even a pong, this long is closed
+	Timeouts           session.Timeouts
+	ReconcileAfter     time.Duration // RECONCILE_AFTER: unsettled charges older than this are refunded
 	ShutdownTimeout    time.Duration // SHUTDOWN_TIMEOUT
 	AuthRateLimit      float64       // AUTH_RATE_LIMIT: sign-in/sign-up requests per second per client IP
 	LogLevel           string        // LOG_LEVEL
@@ -87,11 +94,22 @@ func Load(getenv func(string) string) (Config, error) {
 		SessionIdleTimeout: e.duration("SESSION_IDLE_TIMEOUT", 5*time.Minute),
 		SessionMaxDuration: e.duration("SESSION_MAX_DURATION", time.Hour),
 		MaxSessions:        e.intIn("MAX_SESSIONS", 20000, 1, 1_000_000),
-		ShutdownTimeout:    e.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
-		AuthRateLimit:      e.float("AUTH_RATE_LIMIT", 5),
-		LogLevel:           e.str("LOG_LEVEL", "info"),
-		LogFormat:          e.str("LOG_FORMAT", ""),
-		DebugAddr:          e.str("DEBUG_ADDR", ""),
+		MaxSessionsPerUser: e.intIn("MAX_SESSIONS_PER_USER", 4, 1, 1000),
+		PingPeriod:         e.duration("WS_PING_PERIOD", 20*time.Second),
+		PongWait:           e.duration("WS_PONG_WAIT", 60*time.Second),
+		Timeouts: session.Timeouts{
+			STT:            e.duration("STT_TIMEOUT", 30*time.Second),
+			ChatFirstToken: e.duration("CHAT_FIRST_TOKEN_TIMEOUT", 20*time.Second),
+			ChatIdle:       e.duration("CHAT_IDLE_TIMEOUT", 15*time.Second),
+			TTSFirstByte:   e.duration("TTS_FIRST_BYTE_TIMEOUT", 15*time.Second),
+			TTSIdle:        e.duration("TTS_IDLE_TIMEOUT", 10*time.Second),
+		},
+		ReconcileAfter:  e.duration("RECONCILE_AFTER", 10*time.Minute),
+		ShutdownTimeout: e.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		AuthRateLimit:   e.float("AUTH_RATE_LIMIT", 5),
+		LogLevel:        e.str("LOG_LEVEL", "info"),
+		LogFormat:       e.str("LOG_FORMAT", ""),
+		DebugAddr:       e.str("DEBUG_ADDR", ""),
 	}
 	if c.Env != "development" && c.Env != "production" && c.Env != "test" {
 		e.fail("APP_ENV", "must be development, production or test")
@@ -194,6 +212,24 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.AuthRateLimit <= 0 {
 		e.fail("AUTH_RATE_LIMIT", "must be positive")
+	}
+	if c.PongWait < 100*time.Millisecond {
+		e.fail("WS_PONG_WAIT", "must be at least 100ms")
+	}
+	if c.PingPeriod <= 0 || c.PingPeriod >= c.PongWait {
+		e.fail("WS_PING_PERIOD", "must be positive and shorter than WS_PONG_WAIT")
+	}
+	for name, d := range map[string]time.Duration{
+		"STT_TIMEOUT": c.Timeouts.STT, "CHAT_FIRST_TOKEN_TIMEOUT": c.Timeouts.ChatFirstToken,
+		"CHAT_IDLE_TIMEOUT": c.Timeouts.ChatIdle, "TTS_FIRST_BYTE_TIMEOUT": c.Timeouts.TTSFirstByte,
+		"TTS_IDLE_TIMEOUT": c.Timeouts.TTSIdle,
+	} {
+		if d < 100*time.Millisecond || d > 10*time.Minute {
+			e.fail(name, "must be from 100ms to 10m")
+		}
+	}
+	if c.ReconcileAfter < time.Minute {
+		e.fail("RECONCILE_AFTER", "must be at least 1m (longer than the longest turn)")
 	}
 	return c, e.err
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/aitutor/aitutor/session"
-	"github.com/aitutor/aitutor/store"
 )
 
 // statusClientClosed is logged when the client hung up before the answer (nginx's 499).
@@ -34,29 +33,9 @@ func badRequest(format string, args ...any) *apiError {
 	return newError(http.StatusBadRequest, "bad_request", format, args...)
 }
 
-// domainErrors maps the store's and the session's named errors to what the client sees.
-var domainErrors = []struct {
-	err error
-	api apiError
-}{
-	{store.ErrNotFound, apiError{http.StatusNotFound, "not_found", "not found"}},
-	{store.ErrEmailTaken, apiError{http.StatusConflict, "email_taken", "an account with this e-mail already exists"}},
-	{store.ErrForbidden, apiError{http.StatusForbidden, "forbidden", "this belongs to another user"}},
-	{store.ErrQuotaExhausted, apiError{http.StatusPaymentRequired, "quota_exhausted", "this membership has no chat uses left"}},
-	{store.ErrMembershipExpired, apiError{http.StatusPaymentRequired, "membership_expired", "this membership has expired"}},
-	{store.ErrMembershipRevoked, apiError{http.StatusPaymentRequired, "membership_revoked", "this membership was revoked"}},
-	{store.ErrPlanNotForSale, apiError{http.StatusNotFound, "plan_not_for_sale", "this plan is no longer sold"}},
-	{store.ErrPlanTarget, apiError{http.StatusForbidden, "plan_not_available", "this plan is not sold to your customer type"}},
-	{store.ErrIdempotencyReused, apiError{http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was already used for a different request"}},
-	{store.ErrIdempotencyBusy, apiError{http.StatusConflict, "idempotency_key_in_flight", "a request with this Idempotency-Key is still being processed; retry shortly"}},
-	{session.ErrUnsupportedAudio, apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "this audio format is not supported"}},
-	{session.ErrNoSpeech, apiError{http.StatusBadRequest, "no_speech", "no speech was heard in the audio"}},
-	{session.ErrConversationMismatch, apiError{http.StatusBadRequest, "conversation_mismatch", "this conversation belongs to another membership; start a new one"}},
-	{session.ErrProvider, apiError{http.StatusBadGateway, "provider_error", "the speech or chat provider failed; nothing was charged for this turn"}},
-	{session.ErrProviderTimeout, apiError{http.StatusServiceUnavailable, "provider_timeout", "the speech or chat provider did not answer in time; nothing was charged for this turn"}},
-}
-
 // toAPIError turns any error into what the client sees; ok is false for unexpected errors (500).
+// Domain errors of the store and the session go through session.ProblemOf, the one mapping that
+// REST and WebSocket share.
 func toAPIError(err error) (*apiError, bool) {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -70,16 +49,8 @@ func toAPIError(err error) (*apiError, bool) {
 		}
 		return &apiError{Status: he.Code, Code: codeForStatus(he.Code), Message: strings.ToLower(msg[:1]) + msg[1:]}, true
 	}
-	for _, d := range domainErrors {
-		if errors.Is(err, d.err) {
-			e := d.api
-			if d.err == session.ErrUnsupportedAudio {
-				e.Message += ": " + lastClause(err.Error(), 200) // the engine says what it reads
-			}
-			return &e, true
-		}
-	}
-	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal server error"}, false
+	p, ok := session.ProblemOf(err)
+	return &apiError{Status: p.Status, Code: p.Code, Message: p.Message}, ok
 }
 
 func codeForStatus(status int) string {
@@ -139,17 +110,4 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if err != nil {
 		s.logger.Debug("writing error response", "err", err)
 	}
-}
-
-// lastClause is the part of an error message after its last ": " (the most specific one),
-// at most n bytes.
-func lastClause(msg string, n int) string {
-	if i := strings.LastIndex(msg, ": "); i >= 0 {
-		msg = msg[i+2:]
-	}
-	msg = strings.TrimSpace(msg)
-	if len(msg) > n {
-		msg = msg[:n]
-	}
-	return msg
 }

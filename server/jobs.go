@@ -18,6 +18,7 @@ import (
 const (
 	jobExpireMemberships = "expire-memberships"
 	jobPurgeAudio        = "purge-audio"
+	jobReconcileCharges  = "reconcile-charges"
 )
 
 // jobLocker is gocron's distributed locker on store.ClaimTick.
@@ -72,8 +73,31 @@ func (s *Server) startJobs(clock clockwork.Clock) (gocron.Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: audio purge job: %w", err)
 	}
+	_, err = sched.NewJob(gocron.CronJob("*/5 * * * *", false),
+		gocron.NewTask(func(ctx context.Context) { s.reconcileCharges(ctx, clock.Now()) }),
+		gocron.WithName(jobReconcileCharges),
+		gocron.WithSingletonMode(gocron.LimitModeReschedule),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("server: charge reconciler job: %w", err)
+	}
 	sched.Start()
 	return sched, nil
+}
+
+// reconcileCharges refunds the charges older than RECONCILE_AFTER that no answer and no refund
+// settled: a crash, a killed process or a database outage interrupted their turns.
+func (s *Server) reconcileCharges(ctx context.Context, now time.Time) {
+	n, err := s.tutor.Reconcile(ctx, now.Add(-s.cfg.ReconcileAfter))
+	if err != nil {
+		s.logger.Error("charge reconciler failed", "err", err, "refunded", n)
+		return
+	}
+	if n > 0 {
+		s.logger.Warn("charge reconciler refunded unsettled charges", "refunded", n)
+	} else {
+		s.logger.Debug("charge reconciler ran", "refunded", 0)
+	}
 }
 
 // expireMemberships marks memberships past their expiry; running it twice changes nothing.

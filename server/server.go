@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,7 +46,6 @@ type Server struct {
 	metrics  *httpMetrics
 	tutor    *session.Tutor
 	sessions *session.Hub
-	upgrader *websocket.Upgrader
 	now      func() time.Time
 }
 
@@ -78,6 +76,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		Logger:         d.Logger,
 		Voice:          cfg.TTSVoice,
 		AudioRetention: cfg.AudioRetention,
+		Timeouts:       cfg.Timeouts,
 		Registerer:     reg,
 	})
 	if err != nil {
@@ -85,11 +84,14 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s.tutor = tutor
 	s.sessions = session.NewHub(tutor, session.HubConfig{
-		IdleTimeout: cfg.SessionIdleTimeout,
-		MaxDuration: cfg.SessionMaxDuration,
-		MaxSessions: cfg.MaxSessions,
+		IdleTimeout:        cfg.SessionIdleTimeout,
+		MaxDuration:        cfg.SessionMaxDuration,
+		MaxSessions:        cfg.MaxSessions,
+		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		PongWait:           cfg.PongWait,
+		PingPeriod:         cfg.PingPeriod,
+		CheckOrigin:        s.originAllowed,
 	})
-	s.upgrader = session.Upgrader(s.originAllowed)
 	s.echo = s.routes(d.Web)
 	return s, nil
 }
@@ -152,6 +154,9 @@ func (s *Server) routes(web http.Handler) *echo.Echo {
 	user.GET("/membership", s.listPlansForSale)
 	user.POST("/membership", s.buyPlan)
 	user.POST("/tutor/init", s.tutorInit)
+	user.GET("/users/me/usage", s.myUsage)
+	user.GET("/conversations", s.listConversations)
+	user.GET("/conversations/:id", s.getConversation)
 	e.POST("/api/tutor/chat", s.tutorChat, middleware.BodyLimit(fmt.Sprintf("%dB", maxUploadBytes+1<<20)), s.authenticate)
 	// The WebSocket upgrade authenticates itself, so that failures are plain HTTP answers.
 	e.GET("/api/tutor/ws", s.tutorWS)
@@ -260,6 +265,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// What a crash left unsettled is refunded before new turns start.
+	s.reconcileCharges(ctx, s.now())
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", s.cfg.Port))
 	if err != nil {
 		sched.Shutdown() //nolint:errcheck
@@ -290,26 +297,39 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("server: %w", err)
 	case <-ctx.Done():
 	}
-	s.logger.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
+	return s.shutdown(httpServer, sched)
+}
+
+// shutdown stops in order, each step under its own deadline: drain the live sessions (their
+// turns finish, then 1001 and a retryable event: clients reconnect and continue elsewhere),
+// stop HTTP, stop the jobs, let the background writes finish.
+func (s *Server) shutdown(httpServer *http.Server, sched interface{ Shutdown() error }) error {
+	s.logger.Info("shutting down", "timeout", s.cfg.ShutdownTimeout, "sessions", s.sessions.Live())
 	var errs []error
-	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		errs = append(errs, fmt.Errorf("http: %w", err))
+	step := func(name string, d time.Duration, f func(context.Context) error) {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		if err := f(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
 	}
-	if err := s.sessions.Shutdown(shutdownCtx); err != nil {
-		errs = append(errs, fmt.Errorf("sessions: %w", err))
-	}
-	if err := sched.Shutdown(); err != nil {
-		errs = append(errs, fmt.Errorf("jobs: %w", err))
-	}
+	step("sessions", s.cfg.ShutdownTimeout, s.sessions.Shutdown)
+	step("http", 5*time.Second, httpServer.Shutdown)
+	step("jobs", 5*time.Second, func(context.Context) error { return sched.Shutdown() })
+	step("writes", 10*time.Second, s.tutor.Close)
 	s.logger.Info("stopped")
 	return errors.Join(errs...)
 }
 
-// Close ends every live session at once (tests; Run shuts down gracefully instead).
+// Close ends every live session at once and waits for the background writes (tests; Run shuts
+// down gracefully instead).
 func (s *Server) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.sessions.Shutdown(ctx) //nolint:errcheck
+	s.tutor.Close(ctx)       //nolint:errcheck
 }
+
+// Drain closes the live sessions as a shutdown does (their turns finish, then 1001 and a
+// retryable event) without stopping HTTP: tests use it to restart a server under clients.
+func (s *Server) Drain(ctx context.Context) error { return s.sessions.Shutdown(ctx) }

@@ -182,10 +182,13 @@ func (s *Server) tutorChat(c echo.Context) error {
 	return c.JSON(http.StatusOK, s.newChatResponse(c, membershipID, res))
 }
 
-// tutorWS: GET /api/tutor/ws?membershipId=<uuid> — signed-in users, on their own usable
-// membership, from an allowed Origin. Everything is checked before the upgrade, so refusals are
-// plain HTTP answers: 403 bad Origin, 401 no or bad token, 400 bad membershipId, 404/403
-// unknown or foreign membership, 402 expired, revoked or exhausted, 503 at capacity.
+// tutorWS: GET /api/tutor/ws?membershipId=<uuid>[&conversationId=<uuid>] — signed-in users,
+// on their own usable membership, from an allowed Origin; conversationId continues one of the
+// caller's own conversations of that membership. Everything is checked before the upgrade, so
+// refusals are plain HTTP answers: 403 bad Origin, 401 no or bad token, 400 bad ids, 404/403
+// unknown or foreign membership, 404 unknown or foreign conversation, 400 conversation of
+// another membership, 402 expired, revoked or exhausted, 429 too many sessions for the user,
+// 503 at capacity or shutting down.
 func (s *Server) tutorWS(c echo.Context) error {
 	r := c.Request()
 	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin, r.Host) {
@@ -200,6 +203,12 @@ func (s *Server) tutorWS(c echo.Context) error {
 	if err := validUUID("membershipId", membershipID); err != nil {
 		return err
 	}
+	conversationID := c.QueryParam("conversationId")
+	if conversationID != "" {
+		if err := validUUID("conversationId", conversationID); err != nil {
+			return err
+		}
+	}
 	m, err := s.store.UserMembership(r.Context(), u.ID, membershipID)
 	if err != nil {
 		return err
@@ -210,24 +219,12 @@ func (s *Server) tutorWS(c echo.Context) error {
 	if !websocketRequested(r) {
 		return badRequest("this route speaks WebSocket protocol v1 (aitutor.v1); see docs/protocol.md")
 	}
-	reservation, err := s.sessions.Reserve()
-	if err != nil {
-		return newError(http.StatusServiceUnavailable, "unavailable", "%v; try again shortly", err)
-	}
-	conv, err := s.tutor.NewConversation(r.Context(), u.ID, m.ID, "ws")
-	if err != nil {
-		reservation.Release()
-		return err
-	}
-	conn, err := s.upgrader.Upgrade(c.Response(), r, nil)
-	if err != nil {
-		reservation.Release()
-		return nil // the upgrader has answered
-	}
-	c.Response().Status = http.StatusSwitchingProtocols // for the request log and metrics
 	logger := s.logger.With("request_id", c.Response().Header().Get(echo.HeaderXRequestID))
-	s.sessions.Start(conn, session.Params{User: u, Membership: m, ConversationID: conv.ID, Logger: logger}, reservation)
-	return nil
+	err = s.sessions.Open(c.Response(), r, session.Params{User: u, Membership: m, ConversationID: conversationID, Logger: logger})
+	if err == nil {
+		c.Response().Status = http.StatusSwitchingProtocols // for the request log and metrics
+	}
+	return err
 }
 
 // originAllowed: ALLOWED_ORIGINS, or the same origin when it is empty.

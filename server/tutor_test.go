@@ -115,7 +115,7 @@ func TestUploadAndWaitTurn(t *testing.T) {
 	// Another user cannot continue the conversation or use the membership.
 	_, bobTok, bobM := env.Learner("bob@example.com", intp(3))
 	want(t, upload(t, env, bobTok, map[string]string{"membershipId": m.ID}, "x.wav", "audio/wav", wav), 403, "forbidden")
-	want(t, upload(t, env, bobTok, map[string]string{"membershipId": bobM.ID, "conversationId": a.ConversationID}, "x.wav", "audio/wav", wav), 403, "forbidden")
+	want(t, upload(t, env, bobTok, map[string]string{"membershipId": bobM.ID, "conversationId": a.ConversationID}, "x.wav", "audio/wav", wav), 404, "not_found")
 	// Nor can another membership of the same learner.
 	other := env.Membership(u, env.Plan("second", intp(3), store.B2C))
 	want(t, upload(t, env, tok, map[string]string{"membershipId": other.ID, "conversationId": a.ConversationID}, "x.wav", "audio/wav", wav), 400, "conversation_mismatch")

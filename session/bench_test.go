@@ -57,7 +57,7 @@ func BenchmarkFrameReadAndDetect(b *testing.B) {
 // writer goroutine and a real WebSocket to a reading client on loopback.
 func BenchmarkWriterAudioFrame(b *testing.B) {
 	s, clientConn := writerPair(b)
-	t := &turn{}
+	t := newTurn(context.Background(), "turn_")
 	frame := make([]byte, audioChunk)
 	done := make(chan struct{})
 	go func() {
@@ -71,12 +71,10 @@ func BenchmarkWriterAudioFrame(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(audioChunk)
 	for b.Loop() {
-		for s.out.len() > queueSize/2 { // a producer that respects the writer's pace
+		for s.out.len() > 128 { // a producer that respects the writer's pace
 			runtime.Gosched()
 		}
-		bp := audioPool.Get().(*[]byte)
-		copy(*bp, frame)
-		if !s.enqueue(outMsg{kind: kindAudio, data: (*bp)[:audioChunk], buf: bp, turn: t}) {
+		if !s.enqueue(outMsg{kind: kindAudio, data: frame, turn: t}) {
 			b.Fatal("queue full")
 		}
 	}
@@ -106,7 +104,7 @@ func BenchmarkWriterEvent(b *testing.B) {
 func writerPair(b *testing.B) (*Session, *websocket.Conn) {
 	b.Helper()
 	serverConn := make(chan *websocket.Conn, 1)
-	up := Upgrader(func(string, string) bool { return true })
+	up := upgrader(func(string, string) bool { return true })
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
@@ -123,7 +121,7 @@ func writerPair(b *testing.B) (*Session, *websocket.Conn) {
 	b.Cleanup(func() { cc.Close() })
 	ctx, cancel := context.WithCancelCause(context.Background())
 	s := &Session{
-		hub:        &Hub{cfg: HubConfig{IdleTimeout: time.Hour, MaxDuration: time.Hour}, tick: time.Hour},
+		hub:        &Hub{cfg: HubConfig{IdleTimeout: time.Hour, MaxDuration: time.Hour}},
 		conn:       <-serverConn,
 		logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		ctx:        ctx,

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"fmt"
 	"math"
 	"time"
 )
@@ -245,26 +244,4 @@ func ContainsSpeech(samples []int16) bool {
 		samples = samples[n:]
 	}
 	return false
-}
-
-// audioHasSpeech checks uploads that this server can decode (raw PCM and WAV); other formats
-// are left to the transcriber (known is false).
-func audioHasSpeech(a Audio) (known, speech bool, err error) {
-	var samples []int16
-	rate := a.SampleRate
-	switch a.Format {
-	case FormatPCM16:
-		samples = DecodePCM16(nil, a.Data[:len(a.Data)&^1])
-	case FormatWAV:
-		samples, rate, err = ParseWAV(a.Data)
-		if err != nil {
-			return true, false, fmt.Errorf("%w: %v", ErrUnsupportedAudio, err)
-		}
-	default:
-		return false, false, nil
-	}
-	if rate <= 0 {
-		return true, false, fmt.Errorf("%w: no sample rate", ErrUnsupportedAudio)
-	}
-	return true, ContainsSpeech(ResampleAll(samples, rate, DetectorRate)), nil
 }

@@ -3,42 +3,43 @@ package session
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/aitutor/aitutor/store"
 )
 
 // HubConfig limits sessions.
 type HubConfig struct {
-	IdleTimeout time.Duration // close after this long without speech or messages
-	MaxDuration time.Duration // close after this long in all
-	MaxSessions int           // refuse new sessions beyond this many
+	IdleTimeout        time.Duration // close after this long without speech or messages (5m)
+	MaxDuration        time.Duration // close after this long in all (1h)
+	MaxSessions        int           // refuse new sessions beyond this many (20000)
+	MaxSessionsPerUser int           // refuse a user's sessions beyond this many (4)
+	PongWait           time.Duration // the client must answer a ping within this (60s)
+	PingPeriod         time.Duration // how often a session is pinged (20s; below PongWait)
+	// CheckOrigin decides which browser origins may connect (requests without Origin pass).
+	CheckOrigin func(origin, host string) bool
 }
 
-// Hub tracks the live sessions of this instance, so that shutdown can let their turns finish
-// and close them (HTTP server shutdown does not wait for hijacked connections).
+// Hub tracks the live sessions of this instance: it admits them (Open), and lets their turns
+// finish and closes them on shutdown (HTTP server shutdown does not wait for hijacked
+// connections).
 type Hub struct {
-	tutor *Tutor
-	cfg   HubConfig
-	tick  time.Duration // how often sessions are pinged and their limits checked
+	tutor    *Tutor
+	cfg      HubConfig
+	upgrader *websocket.Upgrader
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
+	perUser  map[string]int // live and reserved sessions by user
 	reserved int
 	closed   bool
 	empty    chan struct{} // closed when the last session leaves after shutdown began
-	ticking  bool          // the ticker goroutine runs
-	stopTick chan struct{}
-	tickDone chan struct{}
 }
-
-// ErrHubFull: MaxSessions sessions are live. ErrHubClosed: the server is shutting down.
-var (
-	ErrHubFull   = errors.New("too many live sessions")
-	ErrHubClosed = errors.New("server is shutting down")
-)
 
 // NewHub returns an empty hub.
 func NewHub(t *Tutor, cfg HubConfig) *Hub {
@@ -51,87 +52,110 @@ func NewHub(t *Tutor, cfg HubConfig) *Hub {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 20000
 	}
-	h := &Hub{tutor: t, cfg: cfg, sessions: map[*Session]struct{}{}, stopTick: make(chan struct{}), tickDone: make(chan struct{})}
-	// One ticker for all sessions pings them and checks their limits, often enough to keep the
-	// limits within a quarter of their length.
-	h.tick = min(pingPeriod, cfg.IdleTimeout/4, cfg.MaxDuration/4)
-	h.tick = max(h.tick, 250*time.Millisecond)
-	return h
+	if cfg.MaxSessionsPerUser <= 0 {
+		cfg.MaxSessionsPerUser = 4
+	}
+	if cfg.PongWait <= 0 {
+		cfg.PongWait = defaultPongWait
+	}
+	if cfg.PingPeriod <= 0 {
+		cfg.PingPeriod = defaultPingPeriod
+	}
+	// Ping well within the read deadline, and often enough to check the limits within a quarter
+	// of their length.
+	cfg.PingPeriod = max(min(cfg.PingPeriod, cfg.PongWait/3, cfg.IdleTimeout/4, cfg.MaxDuration/4), 10*time.Millisecond)
+	if cfg.CheckOrigin == nil {
+		cfg.CheckOrigin = func(string, string) bool { return false }
+	}
+	return &Hub{tutor: t, cfg: cfg, upgrader: upgrader(cfg.CheckOrigin), sessions: map[*Session]struct{}{}, perUser: map[string]int{}}
 }
 
-// Reservation is a place for a session that is about to be upgraded.
-type Reservation struct {
-	h    *Hub
-	once sync.Once
-}
-
-// Release gives the place back when the upgrade does not happen.
-func (r *Reservation) Release() {
-	r.once.Do(func() {
-		r.h.mu.Lock()
-		r.h.reserved--
-		r.h.mu.Unlock()
-	})
-}
-
-// Reserve takes a place for a session that is about to be upgraded.
-func (h *Hub) Reserve() (*Reservation, error) {
+// reserve takes a place for a session of user that is about to be upgraded; release gives it
+// back when the upgrade does not happen.
+func (h *Hub) reserve(userID string) (release func(), err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
+	switch {
+	case h.closed:
 		return nil, ErrHubClosed
-	}
-	if len(h.sessions)+h.reserved >= h.cfg.MaxSessions {
+	case len(h.sessions)+h.reserved >= h.cfg.MaxSessions:
 		return nil, ErrHubFull
+	case h.perUser[userID] >= h.cfg.MaxSessionsPerUser:
+		return nil, ErrTooManySessions
 	}
 	h.reserved++
-	return &Reservation{h: h}, nil
+	h.perUser[userID]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			h.reserved--
+			h.leave(userID)
+			h.mu.Unlock()
+		})
+	}, nil
 }
 
-// Start runs a session on an upgraded connection in place of its reservation; it returns at
-// once.
-func (h *Hub) Start(conn *websocket.Conn, p Params, r *Reservation) {
-	s := newSession(h, conn, p)
+// leave counts a user's session out; h.mu is held.
+func (h *Hub) leave(userID string) {
+	if h.perUser[userID]--; h.perUser[userID] <= 0 {
+		delete(h.perUser, userID)
+	}
+}
+
+// Open is the whole handshake of a tutor session: it takes a place on this instance, finds the
+// conversation (a new one, or one of the user's own to continue, with its recent history),
+// upgrades the connection and starts the session. The caller has checked the token, the Origin
+// and the membership. An error before the upgrade is for the caller to answer as HTTP (a
+// store.ErrNotFound conversation, ErrConversationMismatch, ErrTooManySessions, ErrHubFull,
+// ErrHubClosed); after a failed upgrade the upgrader has answered and the response is committed.
+func (h *Hub) Open(w http.ResponseWriter, r *http.Request, p Params) error {
+	release, err := h.reserve(p.User.ID)
+	if err != nil {
+		return err
+	}
+	started := false
+	defer func() {
+		if !started {
+			release()
+		}
+	}()
+	ctx := r.Context()
+	st := h.tutor.store
+	var conv store.Conversation
+	var history []historyEntry
+	resumed := p.ConversationID != ""
+	if resumed {
+		if conv, err = st.UserConversation(ctx, p.User.ID, p.ConversationID); err != nil {
+			return err
+		}
+		if conv.MembershipID != p.Membership.ID {
+			return ErrConversationMismatch
+		}
+		if history, err = loadHistory(ctx, st, conv.ID); err != nil {
+			return err
+		}
+	} else if conv, err = st.CreateConversation(ctx, p.User.ID, p.Membership.ID, "ws", defaultLevel, ""); err != nil {
+		return err
+	}
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return err // the upgrader has answered
+	}
+	s := newSession(h, conn, p, conv, history)
+	started = true // the place is the session's now
 	h.mu.Lock()
-	r.once.Do(func() { h.reserved-- })
+	h.reserved--
 	h.sessions[s] = struct{}{}
 	closed := h.closed
-	if !h.ticking && !closed {
-		h.ticking = true
-		go h.tickLoop()
-	}
 	h.mu.Unlock()
 	h.tutor.metrics.sessions.Inc()
-	s.logger.Debug("session started", "membership", p.Membership.ID, "conversation", p.ConversationID)
-	s.run()
+	s.logger.Debug("session started", "membership", p.Membership.ID, "conversation", conv.ID, "resumed", resumed)
+	s.run(resumed)
 	if closed {
 		s.drain()
 	}
-}
-
-// tickLoop pings every session and checks its limits, until Shutdown.
-func (h *Hub) tickLoop() {
-	defer close(h.tickDone)
-	t := time.NewTicker(h.tick)
-	defer t.Stop()
-	var live []*Session
-	for {
-		select {
-		case <-h.stopTick:
-			return
-		case <-t.C:
-		}
-		h.mu.Lock()
-		live = live[:0]
-		for s := range h.sessions {
-			live = append(live, s)
-		}
-		h.mu.Unlock()
-		for _, s := range live {
-			s.tick()
-		}
-		clear(live)
-	}
+	return nil
 }
 
 func (h *Hub) remove(s *Session) {
@@ -140,22 +164,26 @@ func (h *Hub) remove(s *Session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.sessions, s)
+	h.leave(s.userID)
 	if h.closed && len(h.sessions) == 0 && h.empty != nil {
 		close(h.empty)
 		h.empty = nil
 	}
 }
 
+// Live is the number of live sessions.
+func (h *Hub) Live() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
 // Shutdown refuses new sessions, lets live turns finish and then closes every session with
-// 1001; when ctx ends first, the rest are closed at once. It returns when all have ended.
+// 1001 and a retryable error event (clients reconnect and continue their conversation); when
+// ctx ends first, the rest are closed at once. It returns when all have ended.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
-	if h.ticking {
-		h.ticking = false
-		close(h.stopTick)
-		defer func() { <-h.tickDone }()
-	}
 	empty := make(chan struct{})
 	if len(h.sessions) == 0 {
 		close(empty)
@@ -176,7 +204,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	for _, s := range live {
-		s.fail(CloseGoingAway, "shutting_down", "the server is restarting; reconnect in a moment")
+		s.goAway()
 	}
 	select {
 	case <-empty:

@@ -33,6 +33,7 @@ const (
 	TypeResponseTextDelta = "response.text.delta"
 	TypeResponseDone      = "response.done"
 	TypeResponseCancelled = "response.cancelled"
+	TypeResponseResumed   = "response.resumed"
 	TypeError             = "error"
 )
 
@@ -59,12 +60,16 @@ type clientMessage struct {
 }
 
 type sessionCreated struct {
-	Type              string `json:"type"`
-	SessionID         string `json:"sessionId"`
-	ConversationID    string `json:"conversationId"`
-	InputSampleRate   int    `json:"inputSampleRate"`
-	OutputSampleRate  int    `json:"outputSampleRate"`
-	RemainingChatUses *int   `json:"remainingChatUses"`
+	Type           string `json:"type"`
+	SessionID      string `json:"sessionId"`
+	ConversationID string `json:"conversationId"`
+	// Resumed: the session continues an earlier conversation, whose last Turns turns the tutor
+	// remembers.
+	Resumed           bool `json:"resumed"`
+	Turns             int  `json:"turns"`
+	InputSampleRate   int  `json:"inputSampleRate"`
+	OutputSampleRate  int  `json:"outputSampleRate"`
+	RemainingChatUses *int `json:"remainingChatUses"`
 	sessionSettings
 }
 
@@ -126,20 +131,28 @@ type doneEvent struct {
 	RemainingChatUses *int    `json:"remainingChatUses"`
 	Metrics           Metrics `json:"metrics"`
 	AudioURL          string  `json:"audioUrl,omitempty"`
+	UserAudioURL      string  `json:"userAudioUrl,omitempty"`
 }
 
+// cancelledEvent: the reply stopped. Refunded says whether its chat use was given back (the
+// learner had not heard its first sentence, or a provider failed).
 type cancelledEvent struct {
-	Type   string `json:"type"`
-	TurnID string `json:"turnId"`
-	Reason string `json:"reason"`
+	Type              string `json:"type"`
+	TurnID            string `json:"turnId"`
+	Reason            string `json:"reason"`
+	Refunded          bool   `json:"refunded"`
+	RemainingChatUses *int   `json:"remainingChatUses"`
+	AudioURL          string `json:"audioUrl,omitempty"`
+	UserAudioURL      string `json:"userAudioUrl,omitempty"`
 }
 
-// Cancel reasons of response.cancelled.
-const (
-	ReasonBargeIn      = "barge_in"
-	ReasonClientCancel = "client_cancel"
-	ReasonError        = "error"
-)
+// resumedEvent: the learner's speech over the reply held no words, so the reply goes on from
+// the start of the sentence it was cut in; OffsetMs is where that is in the reply's audio.
+type resumedEvent struct {
+	Type     string `json:"type"`
+	TurnID   string `json:"turnId"`
+	OffsetMs int    `json:"offsetMs"`
+}
 
 type errorEvent struct {
 	Type    string `json:"type"`
@@ -147,6 +160,9 @@ type errorEvent struct {
 	Message string `json:"message"`
 	Fatal   bool   `json:"fatal"`
 	TurnID  string `json:"turnId,omitempty"`
+	// Retryable: the same request may succeed later (after RetryAfterMs when given).
+	Retryable    bool `json:"retryable,omitempty"`
+	RetryAfterMs int  `json:"retryAfterMs,omitempty"`
 }
 
 func mustJSON(v any) []byte {

@@ -2,24 +2,11 @@ package session
 
 import (
 	"context"
-	"errors"
 	"io"
 )
 
 // The speech and chat providers. session/openai implements them with go-openai against any
 // OpenAI-compatible server, session/offline with espeak-ng, pocketsphinx and a scripted tutor.
-
-// Errors of providers and turns.
-var (
-	// ErrUnsupportedAudio: the provider cannot read this audio format.
-	ErrUnsupportedAudio = errors.New("unsupported audio format")
-	// ErrNoSpeech: the audio holds no speech (nothing is transcribed or charged).
-	ErrNoSpeech = errors.New("no speech in the audio")
-	// ErrProvider: a provider call failed.
-	ErrProvider = errors.New("provider failed")
-	// ErrProviderTimeout: a provider call did not finish in time.
-	ErrProviderTimeout = errors.New("provider timed out")
-)
 
 // Audio formats.
 const (

@@ -4,19 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"regexp"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -24,8 +20,10 @@ import (
 )
 
 // Session is one live conversation on one WebSocket. Its reader goroutine reads the socket,
-// detects turns and starts them; its writer goroutine writes the socket; each turn runs in its
-// own goroutines. All of them end when the socket closes (ctx is cancelled with the reason).
+// detects turns and starts them (input.go, control.go); the writer writes the socket
+// (writer.go); each turn runs the pipeline in its own goroutine (pipeline.go, stream.go); a
+// timer keeps the connection alive (keepalive.go). All of them end when the socket closes: the
+// context is cancelled with the reason.
 type Session struct {
 	id             string
 	hub            *Hub
@@ -42,10 +40,10 @@ type Session struct {
 	closeOnce  sync.Once
 	out        *sendQueue
 	readerDone chan struct{}
-	wg         sync.WaitGroup // writer and turns
+	wg         sync.WaitGroup // writer, turns and their helpers
 
 	lastActivity atomic.Int64 // unix nanoseconds of the last speech or message
-	lastPing     atomic.Int64 // unix nanoseconds of the last ping queued
+	keepalive    atomic.Pointer[time.Timer]
 
 	// Owned by the reader goroutine.
 	inputRate   int
@@ -57,6 +55,7 @@ type Session struct {
 	utterStart  int64   // detector position of utter[0]
 	lastVoiced  int64   // detector's last voiced position seen …
 	lastVoiceAt time.Time
+	speechAt    time.Time // when the learner began the utterance being heard
 
 	mu        sync.Mutex // guards what follows
 	settings  sessionSettings
@@ -68,42 +67,30 @@ type Session struct {
 	pendingTruncate *pendingTruncate
 }
 
-// historyEntry is one finished turn, as the chat model will see it.
-type historyEntry struct {
-	turnID    string
-	user      string
-	assistant string
-	// segments map the reply's audio to its text, for response.truncate.
-	segments []segment
-	// saved is closed once the turn is in the database.
-	saved <-chan struct{}
-}
-
 const (
 	maxUtterance   = 60 * time.Second       // longest utterance; longer ones end the turn
 	prerollWindow  = 300 * time.Millisecond // audio kept before the detected start of speech
 	tailWindow     = 250 * time.Millisecond // audio kept after the detected end of speech
 	quietBuffer    = time.Second            // audio kept while nobody speaks
-	maxHistory     = 20                     // turns given to the chat model
 	minInputRate   = 8000
 	maxInputRate   = 48000
 	defaultLevel   = "intermediate"
 	manualTurns    = "manual"
 	serverTurns    = "server"
 	maxTopicLength = 120
+	livePrefetch   = 2 // sentences synthesized at once on a live session
 )
-
-var voiceRe = regexp.MustCompile(`^[A-Za-z0-9_+\-]{1,40}$`)
 
 // Params are what the server knows about a session before the upgrade.
 type Params struct {
-	User           store.User
-	Membership     store.Membership
+	User       store.User
+	Membership store.Membership
+	// ConversationID continues one of the user's conversations; empty starts one.
 	ConversationID string
 	Logger         *slog.Logger
 }
 
-func newSession(h *Hub, conn *websocket.Conn, p Params) *Session {
+func newSession(h *Hub, conn *websocket.Conn, p Params, conv store.Conversation, history []historyEntry) *Session {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	id := "sess_" + randomID()
 	s := &Session{
@@ -114,7 +101,7 @@ func newSession(h *Hub, conn *websocket.Conn, p Params) *Session {
 		logger:         p.Logger.With("session", id, "user", p.User.ID),
 		userID:         p.User.ID,
 		membershipID:   p.Membership.ID,
-		conversationID: p.ConversationID,
+		conversationID: conv.ID,
 		started:        time.Now(),
 		ctx:            ctx,
 		cancel:         cancel,
@@ -123,6 +110,7 @@ func newSession(h *Hub, conn *websocket.Conn, p Params) *Session {
 		inputRate:      DetectorRate,
 		detector:       NewDetector(DetectConfig{}),
 		remaining:      p.Membership.RemainingChatUses,
+		history:        history,
 	}
 	cfg := s.detector.Config()
 	s.settings = sessionSettings{
@@ -133,25 +121,33 @@ func newSession(h *Hub, conn *websocket.Conn, p Params) *Session {
 		MinSpeechMs:   int(cfg.MinSpeech / time.Millisecond),
 		BargeInMs:     int(cfg.BargeIn / time.Millisecond),
 	}
+	if conv.Level != "" {
+		s.settings.Level = conv.Level
+	}
+	s.settings.Topic = conv.Topic
 	s.touch()
 	return s
 }
 
 // run starts the session's goroutines; it returns at once.
-func (s *Session) run() {
+func (s *Session) run(resumed bool) {
 	s.send(sessionCreated{
-		Type: TypeSessionCreated, SessionID: s.id, ConversationID: s.conversationID,
-		InputSampleRate: s.inputRate, OutputSampleRate: OutputSampleRate,
+		Type: TypeSessionCreated, SessionID: s.id, ConversationID: s.conversationID, Resumed: resumed,
+		Turns: len(s.history), InputSampleRate: s.inputRate, OutputSampleRate: OutputSampleRate,
 		RemainingChatUses: s.remaining, sessionSettings: s.settings,
 	})
-	s.lastPing.Store(time.Now().UnixNano())
+	s.startKeepalive()
 	go s.readLoop()
 }
 
-// closeWith ends the session with reason (the first reason wins): its goroutines learn of it
-// through the context, and the writer writes the close frame after what is queued.
+// closeWith ends the session with reason (the first reason wins): a running turn stops (for
+// billing, as a lost connection), the goroutines learn of the end through the context, and the
+// writer writes the close frame after what is queued.
 func (s *Session) closeWith(reason *CloseReason) {
 	s.closeOnce.Do(func() {
+		if t := s.currentTurn(); t != nil {
+			t.stop(ReasonDisconnect, time.Now())
+		}
 		s.cancel(reason)
 		s.enqueue(outMsg{kind: kindClose})
 	})
@@ -167,40 +163,24 @@ func (s *Session) reason() *CloseReason {
 }
 
 // fail sends a fatal error event and closes the session with code.
-func (s *Session) fail(code int, errCode, msg string) {
-	s.send(errorEvent{Type: TypeError, Code: errCode, Message: msg, Fatal: true})
-	s.closeWith(&CloseReason{Code: code, Reason: msg})
+func (s *Session) fail(code int, e errorEvent) {
+	e.Fatal = true
+	s.sendError(e)
+	s.closeWith(&CloseReason{Code: code, Reason: e.Message})
 }
 
-// sendError sends a non-fatal error event.
-func (s *Session) sendError(code, msg, turnID string) {
-	s.send(errorEvent{Type: TypeError, Code: code, Message: msg, TurnID: turnID})
+// sendError sends an error event.
+func (s *Session) sendError(e errorEvent) {
+	e.Type = TypeError
+	s.send(e)
 }
 
 func (s *Session) touch() { s.lastActivity.Store(time.Now().UnixNano()) }
 
-// checkLimits says whether the session has been idle or open too long (checked by the writer on
-// every ping tick; a running turn is never cut).
-func (s *Session) checkLimits() (*CloseReason, string) {
-	s.mu.Lock()
-	busy := s.current != nil && !s.current.finished()
-	s.mu.Unlock()
-	if busy {
-		return nil, ""
-	}
-	if time.Since(s.started) > s.hub.cfg.MaxDuration {
-		return &CloseReason{Code: CloseMaxDuration, Reason: "session time limit reached; reconnect to go on"}, "session_time_limit"
-	}
-	if time.Since(time.Unix(0, s.lastActivity.Load())) > s.hub.cfg.IdleTimeout {
-		return &CloseReason{Code: CloseIdle, Reason: "closed after a period without speech or messages"}, "idle_timeout"
-	}
-	return nil, ""
-}
-
 func (s *Session) recoverPanic(where string) {
 	if r := recover(); r != nil {
 		s.logger.Error("panic in session", "where", where, "panic", r, "stack", string(debug.Stack()))
-		s.fail(CloseInternal, "internal", "internal error; reconnect to go on")
+		s.fail(CloseInternal, errorEvent{Code: "internal", Message: "internal error; reconnect to go on", Retryable: true})
 	}
 }
 
@@ -210,6 +190,7 @@ func (s *Session) readLoop() {
 	defer func() {
 		close(s.readerDone)
 		s.closeWith(&CloseReason{Code: CloseNormal, Reason: "closed", sent: true}) // a no-op when a reason is set
+		s.stopKeepalive()
 		s.wg.Wait()
 		s.conn.Close()
 		s.hub.remove(s)
@@ -222,6 +203,7 @@ func (s *Session) readLoop() {
 	}()
 	defer s.recoverPanic("reader")
 
+	pongWait := s.hub.cfg.PongWait
 	s.conn.SetReadLimit(MaxFrameBytes)
 	s.conn.SetReadDeadline(time.Now().Add(pongWait)) //nolint:errcheck
 	s.conn.SetPongHandler(func(string) error {
@@ -270,303 +252,86 @@ func readCloseReason(err error) *CloseReason {
 	return &CloseReason{Code: ClosePolicy, Reason: "protocol error: " + err.Error()}
 }
 
-// framePool holds buffers for incoming audio frames; a session holds one only while reading.
-var framePool = sync.Pool{New: func() any { b := make([]byte, MaxFrameBytes); return &b }}
-
-// readAudio reads one binary frame of PCM and feeds it to turn detection.
-func (s *Session) readAudio(r io.Reader) error {
-	bp := framePool.Get().(*[]byte)
-	defer framePool.Put(bp)
-	buf := *bp
-	n := 0
-	for {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if n == len(buf) {
-			// A frame may arrive in fragments: reading on makes gorilla check the read limit on
-			// the next one (and close with 1009) instead of silently dropping the rest.
-			var probe [1]byte
-			if m, err := r.Read(probe[:]); m > 0 || (err != nil && err != io.EOF) {
-				if err == nil {
-					err = websocket.ErrReadLimit
-				}
-				return err
-			}
-			break
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	if n%2 != 0 {
-		s.sendError("invalid_audio", "audio frames must hold whole 16-bit samples (an even number of bytes); frame dropped", "")
-		return nil
-	}
-	s.samples = DecodePCM16(s.samples[:0], buf[:n])
-	in := s.samples
-	if s.inputRate != DetectorRate {
-		s.resampled = s.resampler.Resample(s.resampled[:0], in)
-		in = s.resampled
-	}
-	s.onSamples(in)
-	s.tutor.metrics.frames.Inc()
-	return nil
-}
-
-// onSamples runs turn detection over 16 kHz samples and keeps the utterance's audio.
-func (s *Session) onSamples(in []int16) {
-	manual := s.turnDetection() == manualTurns
-	for len(in) > 0 {
-		s.detector.TutorSpeaking = s.tutorSpeaking()
-		ev, n := s.detector.Push(in)
-		s.utter = append(s.utter, in[:n]...)
-		in = in[n:]
-		if v := s.detector.LastVoicedEnd(); v != s.lastVoiced {
-			s.lastVoiced, s.lastVoiceAt = v, time.Now()
-		}
-		if manual {
-			if len(s.utter) > int(maxUtterance.Seconds())*DetectorRate {
-				s.commit("utterance reached the 60 s limit")
-			}
-			continue
-		}
-		switch ev {
-		case SpeechStarted:
-			s.touch()
-			s.keepFrom(s.detector.StartPos - int64(prerollWindow.Seconds()*DetectorRate))
-			s.send(simpleEvent{Type: TypeSpeechStarted})
-			s.bargeIn()
-		case SpeechStopped:
-			s.send(simpleEvent{Type: TypeSpeechStopped})
-			end := s.detector.EndPos + int64(tailWindow.Seconds()*DetectorRate)
-			s.startAudioTurn(s.cut(end), s.lastVoiceAt)
-		case NoEvent:
-			if s.detector.Speaking() {
-				if len(s.utter) > int(maxUtterance.Seconds())*DetectorRate {
-					s.send(simpleEvent{Type: TypeSpeechStopped})
-					s.startAudioTurn(s.cut(s.detector.Pos()), time.Now())
-					s.detector.Reset()
-					s.utterStart = 0
-				}
-			} else {
-				s.trimQuiet()
-			}
-		}
-	}
-}
-
-// trimQuiet bounds the audio kept while nobody speaks to quietBuffer. It trims in steps of
-// half that, so that a streaming session moves its buffer once every 25 frames, not on every
-// frame.
-func (s *Session) trimQuiet() {
-	keep := int64(quietBuffer.Seconds() * DetectorRate)
-	if int64(len(s.utter)) > keep+keep/2 {
-		s.keepFrom(s.detector.Pos() - keep)
-	}
-}
-
-// keepFrom drops buffered audio before detector position pos.
-func (s *Session) keepFrom(pos int64) {
-	if drop := pos - s.utterStart; drop > 0 {
-		drop = min(drop, int64(len(s.utter)))
-		s.utter = append(s.utter[:0], s.utter[drop:]...)
-		s.utterStart += drop
-	}
-}
-
-// cut returns the buffered audio up to detector position end as a new slice and keeps the rest.
-func (s *Session) cut(end int64) []int16 {
-	n := min(max(end-s.utterStart, 0), int64(len(s.utter)))
-	audio := make([]int16, n)
-	copy(audio, s.utter[:n])
-	s.utter = append(s.utter[:0], s.utter[n:]...)
-	s.utterStart += n
-	return audio
-}
-
-// commit ends the utterance now (input.commit, or the length limit in manual mode). In manual
-// mode the buffer must hold MinSpeech of voiced audio; in server mode the learner must be
-// speaking. Otherwise nothing is transcribed.
-func (s *Session) commit(why string) {
-	s.touch()
-	manual := s.turnDetection() == manualTurns
-	if (manual && s.detector.VoicedMs() < int(s.detector.Config().MinSpeech/time.Millisecond)) || (!manual && !s.detector.Speaking()) {
-		s.sendError("no_speech", "no speech was heard in the committed audio; nothing was sent to the tutor", "")
-		if manual {
-			s.clearInput()
-		}
+// startTurn starts a turn. A reply that is running stops, unless the learner's speech paused it
+// (input.go): then this turn's words decide whether it stops or goes on.
+func (s *Session) startTurn(in turnInput) {
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		s.sendError(errorEvent{Code: "shutting_down", Message: "the server is restarting; reconnect in a moment", Retryable: true})
 		return
 	}
-	audio := s.cut(s.detector.Pos())
-	if why != "" {
-		s.logger.Debug("utterance committed", "why", why)
+	prev := s.current
+	t := newTurn(s.ctx, "turn_")
+	t.userID, t.membershipID, t.conversationID = s.userID, s.membershipID, s.conversationID
+	t.in, t.prefetch, t.logger = in, livePrefetch, s.logger
+	s.current = t
+	s.mu.Unlock()
+	if prev != nil && !prev.finished() {
+		switch {
+		case in.speech != nil && prev.isPaused():
+			t.interrupting = prev
+		case in.speech != nil && prev.interrupting != nil && prev.interrupting.isPaused():
+			// An earlier interruption was still being heard: this speech takes its place.
+			t.interrupting = prev.interrupting
+			prev.stop(ReasonBargeIn, time.Now())
+		default:
+			if prev.interrupting != nil {
+				prev.interrupting.stop(ReasonBargeIn, time.Now())
+			}
+			prev.stop(ReasonBargeIn, time.Now())
+		}
 	}
-	if !manual {
-		s.send(simpleEvent{Type: TypeSpeechStopped})
-	}
-	s.clearInput()
-	s.startAudioTurn(audio, time.Now())
+	s.wg.Add(1)
+	go s.runTurn(t, prev)
 }
 
-// clearInput drops buffered audio and the detector's speech state.
-func (s *Session) clearInput() {
-	s.utter = s.utter[:0]
-	s.utterStart = 0
-	s.lastVoiced = 0
-	s.detector.Reset()
+// runTurn is a turn's goroutine.
+func (s *Session) runTurn(t *turn, prev *turn) {
+	defer s.wg.Done()
+	defer close(t.done)
+	defer s.recoverPanic("turn")
+	if prev != nil && t.interrupting != prev {
+		// The earlier turn settles first and puts its reply in the history.
+		select {
+		case <-prev.done:
+		case <-s.ctx.Done():
+			return
+		}
+	}
+	if in := t.in; in.speech != nil {
+		t.metrics.EndpointMs = ms(max(in.decided.Sub(in.endOfSpeech), 0))
+	}
+	s.tutor.runTurn(t, s)
+	s.mu.Lock()
+	draining := s.draining && s.current == t
+	s.mu.Unlock()
+	if draining {
+		s.goAway()
+	}
 }
 
-func (s *Session) turnDetection() string {
+// currentTurn is the latest turn.
+func (s *Session) currentTurn() *turn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.settings.TurnDetection
+	return s.current
 }
 
-// handleText handles one client → server JSON message.
-func (s *Session) handleText(data []byte) {
-	var m clientMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		s.sendError("invalid_json", "message is not a JSON object: "+err.Error(), "")
-		return
-	}
-	switch m.Type {
-	case TypeSessionUpdate:
-		s.touch()
-		s.update(&m)
-	case TypeInputCommit:
-		s.commit("")
-	case TypeInputClear:
-		s.touch()
-		s.clearInput()
-	case TypeTextInput:
-		s.touch()
-		text := ""
-		if m.Text != nil {
-			text = strings.TrimSpace(*m.Text)
+// cancelCurrent stops the running reply at once (response.cancel).
+func (s *Session) cancelCurrent(reason string) {
+	if t := s.currentTurn(); t != nil && !t.finished() {
+		if t.interrupting != nil {
+			t.interrupting.stop(reason, time.Now())
 		}
-		if text == "" || utf8.RuneCountInString(text) > maxTextLen {
-			s.sendError("invalid_request", fmt.Sprintf("text.input needs a text of 1 to %d characters", maxTextLen), "")
-			return
-		}
-		s.startTextTurn(text)
-	case TypeResponseCancel:
-		s.touch()
-		s.cancelCurrent(ReasonClientCancel)
-	case TypeResponseTruncate:
-		s.touch()
-		if m.TurnID == "" || m.AudioEndMs == nil || *m.AudioEndMs < 0 {
-			s.sendError("invalid_request", "response.truncate needs a turnId and audioEndMs ≥ 0", "")
-			return
-		}
-		if !s.truncate(m.TurnID, *m.AudioEndMs) {
-			s.sendError("unknown_turn", "no turn "+m.TurnID+" in this session", m.TurnID)
-		}
-	case "":
-		s.sendError("invalid_request", "message has no type", "")
-	default:
-		s.sendError("unknown_type", fmt.Sprintf("unknown message type %q", truncateString(m.Type, 40)), "")
+		t.stop(reason, time.Now())
 	}
-}
-
-// update applies a session.update; an invalid field rejects the whole update.
-func (s *Session) update(m *clientMessage) {
-	s.mu.Lock()
-	next := s.settings
-	s.mu.Unlock()
-	rate := s.inputRate
-	var problems []string
-	if m.InputSampleRate != nil {
-		if *m.InputSampleRate < minInputRate || *m.InputSampleRate > maxInputRate {
-			problems = append(problems, fmt.Sprintf("inputSampleRate must be from %d to %d", minInputRate, maxInputRate))
-		}
-		rate = *m.InputSampleRate
-	}
-	if m.Voice != nil {
-		if !voiceRe.MatchString(*m.Voice) {
-			problems = append(problems, "voice must be a voice name such as nova")
-		}
-		next.Voice = *m.Voice
-	}
-	if m.Level != nil {
-		switch *m.Level {
-		case "beginner", "intermediate", "advanced":
-		default:
-			problems = append(problems, "level must be beginner, intermediate or advanced")
-		}
-		next.Level = *m.Level
-	}
-	if m.Topic != nil {
-		topic := strings.Join(strings.Fields(*m.Topic), " ")
-		if utf8.RuneCountInString(topic) > maxTopicLength {
-			problems = append(problems, fmt.Sprintf("topic is at most %d characters", maxTopicLength))
-		}
-		next.Topic = topic
-	}
-	if m.TurnDetection != nil {
-		if *m.TurnDetection != serverTurns && *m.TurnDetection != manualTurns {
-			problems = append(problems, "turnDetection must be server or manual")
-		}
-		next.TurnDetection = *m.TurnDetection
-	}
-	checkMs := func(name string, v *int, lo, hi int, dst *int) {
-		if v == nil {
-			return
-		}
-		if *v < lo || *v > hi {
-			problems = append(problems, fmt.Sprintf("%s must be from %d to %d", name, lo, hi))
-		}
-		*dst = *v
-	}
-	checkMs("silenceMs", m.SilenceMs, 200, 5000, &next.SilenceMs)
-	checkMs("minSpeechMs", m.MinSpeechMs, 100, 2000, &next.MinSpeechMs)
-	checkMs("bargeInMs", m.BargeInMs, 100, 3000, &next.BargeInMs)
-	if len(problems) > 0 {
-		s.sendError("invalid_request", "session.update rejected: "+strings.Join(problems, "; "), "")
-		return
-	}
-	if rate != s.inputRate {
-		s.inputRate = rate
-		s.resampler = NewResampler(rate, DetectorRate)
-		s.clearInput()
-	}
-	s.detector.SetConfig(DetectConfig{
-		MinSpeech: time.Duration(next.MinSpeechMs) * time.Millisecond,
-		Silence:   time.Duration(next.SilenceMs) * time.Millisecond,
-		BargeIn:   time.Duration(next.BargeInMs) * time.Millisecond,
-	})
-	s.mu.Lock()
-	if next.TurnDetection != s.settings.TurnDetection {
-		s.clearInput()
-	}
-	s.settings = next
-	s.mu.Unlock()
-	s.send(sessionUpdated{Type: TypeSessionUpdated, InputSampleRate: rate, sessionSettings: next})
 }
 
 // tutorSpeaking reports whether a reply is being produced or is still playing at the client.
 func (s *Session) tutorSpeaking() bool {
-	s.mu.Lock()
-	t := s.current
-	s.mu.Unlock()
+	t := s.currentTurn()
 	return t != nil && (!t.finished() || time.Now().Before(t.playbackEnd()))
-}
-
-// bargeIn stops the current reply because the learner started speaking.
-func (s *Session) bargeIn() { s.cancelCurrent(ReasonBargeIn) }
-
-func (s *Session) cancelCurrent(reason string) {
-	s.mu.Lock()
-	t := s.current
-	s.mu.Unlock()
-	if t != nil {
-		t.stop(reason)
-	}
 }
 
 // drain asks the session to end after its current turn (server shutdown).
@@ -576,9 +341,38 @@ func (s *Session) drain() {
 	busy := s.current != nil && !s.current.finished()
 	s.mu.Unlock()
 	if !busy {
-		s.fail(CloseGoingAway, "shutting_down", "the server is restarting; reconnect in a moment")
+		s.goAway()
 	}
 }
+
+// goAway closes the session because the server is shutting down: a retryable error event,
+// then 1001. Clients reconnect with the same conversationId and go on.
+func (s *Session) goAway() {
+	s.fail(CloseGoingAway, errorEvent{
+		Code: "shutting_down", Message: "the server is restarting; reconnect in a moment to continue this conversation",
+		Retryable: true, RetryAfterMs: 1000,
+	})
+}
+
+func (s *Session) settingsSnapshot() sessionSettings {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settings
+}
+
+func (s *Session) setRemaining(n *int) {
+	s.mu.Lock()
+	s.remaining = n
+	s.mu.Unlock()
+}
+
+func (s *Session) getRemaining() *int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.remaining
+}
+
+func intPtr(n int) *int { return &n }
 
 func randomID() string {
 	b := make([]byte, 9)
@@ -592,3 +386,6 @@ func truncateString(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// errString keeps provider messages short in events.
+func errString(err error) string { return truncateString(fmt.Sprint(err), 300) }

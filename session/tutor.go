@@ -1,7 +1,9 @@
 // Package session runs the tutor's conversations: one live conversation per WebSocket (wire
-// protocol v1, reader and writer goroutines, turn detection, the streaming STT → chat → TTS
-// pipeline, barge-in, quota charging) and the upload-and-wait turns of the REST routes. It does
-// not import echo; the server hands it upgraded connections.
+// protocol v1, reader and writer goroutines, turn detection, barge-in) and the upload-and-wait
+// turns of the REST routes, both on one turn pipeline (pipeline.go) with one billing rule
+// (billing.go). It does not import echo; the server hands it requests to upgrade (Hub.Open) and
+// uploads to answer (Tutor.Exchange). It depends on the interfaces it defines: the providers
+// (provider.go) and the database (storage.go).
 package session
 
 import (
@@ -15,28 +17,57 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/aitutor/aitutor/store"
 )
+
+// Timeouts bound every provider stage; a stage that takes longer ends the turn with a
+// provider_timeout error and a refund.
+type Timeouts struct {
+	STT            time.Duration // a whole transcription (30s)
+	ChatFirstToken time.Duration // until the chat model's first token (20s)
+	ChatIdle       time.Duration // between tokens (15s)
+	TTSFirstByte   time.Duration // until a sentence's first audio byte (15s)
+	TTSIdle        time.Duration // between audio reads (10s)
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&t.STT, 30*time.Second)
+	def(&t.ChatFirstToken, 20*time.Second)
+	def(&t.ChatIdle, 15*time.Second)
+	def(&t.TTSFirstByte, 15*time.Second)
+	def(&t.TTSIdle, 10*time.Second)
+	return t
+}
 
 // TutorConfig configures the turn engine.
 type TutorConfig struct {
 	Providers      Providers
-	Store          *store.Store
+	Store          Storage
 	Logger         *slog.Logger
 	Voice          string        // default TTS voice
 	AudioRetention time.Duration // stored audio lives this long (greeting audio is reused for half of it)
+	Timeouts       Timeouts
 	Registerer     prometheus.Registerer
 }
 
 // Tutor is the turn engine shared by WebSocket sessions and the REST routes.
 type Tutor struct {
 	providers Providers
-	store     *store.Store
+	store     Storage
 	logger    *slog.Logger
 	voice     string
 	retention time.Duration
+	timeouts  Timeouts
 	metrics   *tutorMetrics
+
+	// background holds the writes that outlive their turn (clips, settlement retries).
+	background sync.WaitGroup
+	stopping   chan struct{}
+	stopOnce   sync.Once
 
 	greetMu  sync.Mutex
 	greeting map[string]cachedClip // voice + text → stored greeting audio
@@ -70,19 +101,39 @@ func NewTutor(cfg TutorConfig) (*Tutor, error) {
 		logger:    cfg.Logger,
 		voice:     cfg.Voice,
 		retention: cfg.AudioRetention,
+		timeouts:  cfg.Timeouts.withDefaults(),
 		metrics:   newTutorMetrics(cfg.Registerer),
+		stopping:  make(chan struct{}),
 		greeting:  map[string]cachedClip{},
 	}, nil
 }
 
 // ProviderName names the engines in use, for logs.
-func (t *Tutor) ProviderName() string { return t.providers.Name }
+func (e *Tutor) ProviderName() string { return e.providers.Name }
 
-// transcribe runs speech recognition with a timeout.
-func (t *Tutor) transcribe(ctx context.Context, a Audio) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, sttTimeout)
+// Close waits (until ctx ends) for the writes that outlive their turns; settlements still
+// retrying are left to the reconciler.
+func (e *Tutor) Close(ctx context.Context) error {
+	e.stopOnce.Do(func() { close(e.stopping) })
+	done := make(chan struct{})
+	go func() {
+		e.background.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("session: background writes did not finish in time")
+	}
+}
+
+// transcribe runs speech recognition within its time limit.
+func (e *Tutor) transcribe(ctx context.Context, a Audio) (string, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, e.timeouts.STT,
+		fmt.Errorf("%w: stt: no transcript within %v", ErrProviderTimeout, e.timeouts.STT))
 	defer cancel()
-	text, err := t.providers.STT.Transcribe(ctx, a)
+	text, err := e.providers.STT.Transcribe(ctx, a)
 	if err != nil {
 		if errors.Is(err, ErrUnsupportedAudio) || errors.Is(err, ErrNoSpeech) {
 			return "", err
@@ -93,27 +144,21 @@ func (t *Tutor) transcribe(ctx context.Context, a Audio) (string, error) {
 }
 
 // synthesize starts speech synthesis of one sentence.
-func (t *Tutor) synthesize(ctx context.Context, text, voice string) (io.ReadCloser, error) {
+func (e *Tutor) synthesize(ctx context.Context, text, voice string) (io.ReadCloser, error) {
 	if voice == "" {
-		voice = t.voice
+		voice = e.voice
 	}
-	return t.providers.TTS.Synthesize(ctx, text, voice)
+	return e.providers.TTS.Synthesize(ctx, text, voice)
 }
 
 // synthesizeAll returns the whole speech of text as 24 kHz PCM.
-func (t *Tutor) synthesizeAll(ctx context.Context, text, voice string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	rc, err := t.synthesize(ctx, text, voice)
-	if err != nil {
-		return nil, providerError("tts", ctx, err)
+func (e *Tutor) synthesizeAll(ctx context.Context, text, voice string) ([]byte, error) {
+	r := newReply()
+	s := r.add(text)
+	if err := e.synthesizeInto(ctx, s, voice, r, true); err != nil {
+		return nil, err
 	}
-	defer rc.Close()
-	pcm, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, providerError("tts", ctx, err)
-	}
-	return pcm[:len(pcm)&^1], nil
+	return s.audio, nil
 }
 
 // GreetingResult is what POST /api/tutor/init answers.
@@ -124,9 +169,9 @@ type GreetingResult struct {
 
 // Greet returns the tutor's greeting (or text, when given) and its stored speech. The standard
 // greeting's audio is synthesized once per voice and reused.
-func (t *Tutor) Greet(ctx context.Context, userID, text, voice string) (GreetingResult, error) {
+func (e *Tutor) Greet(ctx context.Context, userID, text, voice string) (GreetingResult, error) {
 	if voice == "" {
-		voice = t.voice
+		voice = e.voice
 	}
 	custom := text != ""
 	if !custom {
@@ -134,14 +179,14 @@ func (t *Tutor) Greet(ctx context.Context, userID, text, voice string) (Greeting
 	}
 	key := voice + "\x00" + text
 	if !custom {
-		t.greetMu.Lock()
-		c, ok := t.greeting[key]
-		t.greetMu.Unlock()
-		if ok && time.Since(c.created) < t.retention/2 {
+		e.greetMu.Lock()
+		c, ok := e.greeting[key]
+		e.greetMu.Unlock()
+		if ok && time.Since(c.created) < e.retention/2 {
 			return GreetingResult{Text: text, AudioID: c.id}, nil
 		}
 	}
-	pcm, err := t.synthesizeAll(ctx, text, voice)
+	pcm, err := e.synthesizeAll(ctx, text, voice)
 	if err != nil {
 		return GreetingResult{}, err
 	}
@@ -149,78 +194,31 @@ func (t *Tutor) Greet(ctx context.Context, userID, text, voice string) (Greeting
 	if !custom {
 		owner = "" // shared by everyone
 	}
-	id, err := t.store.SaveAudio(ctx, owner, "audio/wav", WAV(pcm, OutputSampleRate))
+	id, err := e.store.SaveAudioAs(ctx, "", owner, "audio/wav", WAV(pcm, OutputSampleRate))
 	if err != nil {
 		return GreetingResult{}, err
 	}
 	if !custom {
-		t.greetMu.Lock()
-		t.greeting[key] = cachedClip{id: id, created: time.Now()}
-		t.greetMu.Unlock()
+		e.greetMu.Lock()
+		e.greeting[key] = cachedClip{id: id, created: time.Now()}
+		e.greetMu.Unlock()
 	}
 	return GreetingResult{Text: text, AudioID: id}, nil
 }
 
-// NewConversation starts a conversation for a WebSocket session or a REST turn.
-func (t *Tutor) NewConversation(ctx context.Context, userID, membershipID, channel string) (store.Conversation, error) {
-	return t.store.CreateConversation(ctx, userID, membershipID, channel, defaultLevel, "")
-}
-
-type tutorMetrics struct {
-	stages   *prometheus.HistogramVec
-	turns    *prometheus.CounterVec
-	refunds  prometheus.Counter
-	sessions prometheus.Gauge
-	closes   *prometheus.CounterVec
-	frames   prometheus.Counter
-}
-
-func newTutorMetrics(reg prometheus.Registerer) *tutorMetrics {
-	m := &tutorMetrics{
-		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "aitutor_turn_stage_seconds",
-			Help:    "Latency of each stage of a tutor turn (endpoint, stt, charge, chat_first_token, first_sentence, tts_first_byte, first_audio, total).",
-			Buckets: []float64{.01, .025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30},
-		}, []string{"channel", "stage"}),
-		turns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aitutor_turns_total",
-			Help: "Tutor turns by channel and outcome (done, cancelled, failed).",
-		}, []string{"channel", "status"}),
-		refunds: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "aitutor_chat_refunds_total",
-			Help: "Chat uses refunded after a provider failure.",
-		}),
-		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "aitutor_sessions_active",
-			Help: "Live WebSocket sessions.",
-		}),
-		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aitutor_sessions_closed_total",
-			Help: "Closed WebSocket sessions by close code.",
-		}, []string{"code"}),
-		frames: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "aitutor_audio_frames_total",
-			Help: "Audio frames received from learners and run through turn detection.",
-		}),
-	}
-	reg.MustRegister(m.stages, m.turns, m.refunds, m.sessions, m.closes, m.frames)
-	return m
-}
-
-func (t *Tutor) observe(status string, m Metrics) { t.observeChannel("ws", status, m) }
-
-func (t *Tutor) observeChannel(channel, status string, m Metrics) {
-	t.metrics.turns.WithLabelValues(channel, status).Inc()
-	for stage, v := range map[string]*float64{
-		"endpoint": m.EndpointMs, "stt": m.STTMs, "chat_first_token": m.ChatFirstTokenMs,
-		"first_sentence": m.FirstSentenceMs, "tts_first_byte": m.TTSFirstByteMs,
-		"first_audio": m.FirstAudioMs, "total": m.TotalMs,
-	} {
-		if v != nil {
-			t.metrics.stages.WithLabelValues(channel, stage).Observe(*v / 1000)
+// providerError wraps a provider failure; a cancellation stays a cancellation.
+func providerError(stage string, ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrProviderTimeout) {
+			return cause
 		}
+		return ctx.Err()
 	}
+	if errors.Is(err, ErrProvider) || errors.Is(err, ErrProviderTimeout) {
+		return fmt.Errorf("%s: %w", stage, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", stage, ErrProviderTimeout)
+	}
+	return fmt.Errorf("%s: %w: %v", stage, ErrProvider, err)
 }
-
-// errString keeps provider messages short in events.
-func errString(err error) string { return truncateString(fmt.Sprint(err), 300) }

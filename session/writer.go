@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -11,22 +12,21 @@ import (
 )
 
 // The writer goroutine is the only one that writes to the socket or sets write deadlines
-// (gorilla/websocket allows one concurrent writer). Producers hand it messages through a bounded
-// queue and never block: when the queue is full the client is not keeping up, and the session
-// is closed with CloseSlowClient rather than growing memory. The writer runs only while there is
-// something to write: an idle session has its reader goroutine and nothing else (the hub's one
-// ticker queues its pings), which keeps 10,000 idle sessions small.
+// (gorilla/websocket allows one concurrent writer). Producers hand it messages through a queue
+// bounded in bytes and never block: when the queue is full the client is not keeping up, and
+// the session is closed with CloseSlowClient rather than growing memory. The writer runs only
+// while there is something to write: an idle session has its reader goroutine and a timer
+// (keepalive.go), which keeps 10,000 idle sessions small.
 
 const (
-	writeWait  = 10 * time.Second  // deadline of every write
-	pongWait   = 60 * time.Second  // the client must answer pings within this
-	pingPeriod = pongWait * 9 / 10 // how often the hub pings every session
-	closeGrace = 1 * time.Second   // how long to wait for the client's close reply
-	queueSize  = 256               // messages waiting for the writer
-	audioChunk = 8192              // bytes of reply audio per frame at most (~170 ms)
-	maxTextLen = 2000              // characters of a typed turn
-	readBuffer = 1024              // the connection's read buffer; frames larger than it are read in pieces
-	writeBufSz = audioChunk + 16   // one audio frame and its header fit in one write buffer
+	writeWait     = 10 * time.Second // deadline of every write
+	closeGrace    = 1 * time.Second  // how long to wait for the client's close reply
+	queueMessages = 1024             // messages waiting for the writer
+	queueBytes    = 4 << 20          // bytes waiting for the writer
+	audioChunk    = 8192             // bytes of reply audio per frame at most (~170 ms)
+	maxTextLen    = 2000             // characters of a typed turn
+	readBuffer    = 1024             // the connection's read buffer; frames larger than it are read in pieces
+	writeBufSz    = audioChunk + 16  // one audio frame and its header fit in one write buffer
 )
 
 // CloseReason ends a session: a WebSocket close code and a short reason. It is an error so that
@@ -66,23 +66,20 @@ const (
 
 // outMsg is one item of the send queue.
 type outMsg struct {
-	kind  msgKind
-	data  []byte
-	buf   *[]byte       // pooled audio buffer that data points into
-	turn  *turn         // the reply an audio frame belongs to
-	flush chan struct{} // kindFlush: closed when the writer reaches it
+	kind   msgKind
+	data   []byte
+	turn   *turn         // the reply an audio frame belongs to
+	offset int64         // the frame's offset in that reply's audio
+	flush  chan struct{} // kindFlush: closed when the writer reaches it
 }
-
-// audioPool holds reply audio frame buffers.
-var audioPool = sync.Pool{New: func() any { b := make([]byte, audioChunk); return &b }}
 
 // writePool lends gorilla/websocket its write buffers only while a message is being written, so
 // idle connections hold none.
 var writePool = &sync.Pool{}
 
-// Upgrader returns the upgrader for protocol v1 sessions: small read buffers and pooled write
+// upgrader returns the upgrader for protocol v1 sessions: small read buffers and pooled write
 // buffers keep an idle connection small. checkOrigin decides which browser origins may connect.
-func Upgrader(checkOrigin func(origin, host string) bool) *websocket.Upgrader {
+func upgrader(checkOrigin func(origin, host string) bool) *websocket.Upgrader {
 	return &websocket.Upgrader{
 		ReadBufferSize:  readBuffer,
 		WriteBufferSize: writeBufSz,
@@ -102,6 +99,7 @@ func Upgrader(checkOrigin func(origin, host string) bool) *websocket.Upgrader {
 type sendQueue struct {
 	mu      sync.Mutex
 	items   []outMsg
+	bytes   int  // data bytes waiting
 	running bool // a writer goroutine is draining the queue
 	closed  bool // the close message was taken: nothing more is written
 }
@@ -132,13 +130,14 @@ func (s *Session) enqueue(m outMsg) bool {
 		m.release()
 		return false
 	}
-	if len(q.items) >= queueSize && m.kind != kindClose {
+	if (len(q.items) >= queueMessages || q.bytes+len(m.data) > queueBytes) && m.kind != kindClose {
 		q.mu.Unlock()
 		m.release()
 		s.closeWith(&CloseReason{Code: CloseSlowClient, Reason: "client too slow: send queue full"})
 		return false
 	}
 	q.items = append(q.items, m)
+	q.bytes += len(m.data)
 	start := !q.running
 	if start {
 		// Counted while the queue is open: the reader waits for the writer only after it has
@@ -154,10 +153,7 @@ func (s *Session) enqueue(m outMsg) bool {
 }
 
 func (m *outMsg) release() {
-	if m.buf != nil {
-		audioPool.Put(m.buf)
-		m.buf, m.data = nil, nil
-	}
+	m.data = nil
 	if m.kind == kindFlush && m.flush != nil {
 		close(m.flush) // written or not, whoever waits may go on
 		m.flush = nil
@@ -174,7 +170,7 @@ func (s *Session) writeLoop() {
 	for {
 		q.mu.Lock()
 		batch := q.items
-		q.items = nil
+		q.items, q.bytes = nil, 0
 		if len(batch) == 0 {
 			q.running = false
 			q.mu.Unlock()
@@ -193,7 +189,7 @@ func (s *Session) writeLoop() {
 			}
 			if err := s.write(m); err != nil {
 				broken = true
-				s.closeWith(&CloseReason{Code: CloseNormal, Reason: "write failed: " + err.Error(), sent: true})
+				s.closeWith(writeCloseReason(err))
 			}
 		}
 	}
@@ -209,13 +205,13 @@ func (s *Session) write(m *outMsg) error {
 	case kindPing:
 		return s.conn.WriteMessage(websocket.PingMessage, nil)
 	case kindAudio:
-		if m.turn.cancelled.Load() {
-			return nil // the learner barged in: this audio is never sent
+		if !m.turn.writable() {
+			return nil // the learner talked over it or stopped it: this audio is never sent
 		}
 		if err := s.conn.WriteMessage(websocket.BinaryMessage, m.data); err != nil {
 			return err
 		}
-		m.turn.audioWritten(len(m.data))
+		m.turn.audioWritten(m.offset, len(m.data))
 		return nil
 	default:
 		return s.conn.WriteMessage(websocket.TextMessage, m.data)
@@ -230,7 +226,7 @@ func (s *Session) finishWriting(rest []outMsg, broken bool) {
 	q.mu.Lock()
 	q.closed, q.running = true, false
 	rest = append(rest, q.items...)
-	q.items = nil
+	q.items, q.bytes = nil, 0
 	q.mu.Unlock()
 	reason := s.reason()
 	deadline := time.Now().Add(writeWait)
@@ -255,15 +251,23 @@ func (s *Session) finishWriting(rest []outMsg, broken bool) {
 	s.conn.Close()
 }
 
-// tick is the hub's regular call: it closes a session past its limits, or pings it.
-func (s *Session) tick() {
-	if reason, code := s.checkLimits(); reason != nil {
-		s.fail(reason.Code, code, reason.Reason)
-		return
+// writeCloseReason classifies a write error: a client that does not read in time is too slow.
+func writeCloseReason(err error) *CloseReason {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &CloseReason{Code: CloseSlowClient, Reason: "client too slow: write timed out", sent: true}
 	}
-	if time.Since(time.Unix(0, s.lastPing.Load())) >= pingPeriod {
-		s.lastPing.Store(time.Now().UnixNano())
-		s.enqueue(outMsg{kind: kindPing})
+	return &CloseReason{Code: CloseNormal, Reason: "write failed: " + err.Error(), sent: true}
+}
+
+// flush waits until the writer has passed what is queued now (or the session ended).
+func (s *Session) flush() {
+	done := make(chan struct{})
+	if s.enqueue(outMsg{kind: kindFlush, flush: done}) {
+		select {
+		case <-done:
+		case <-s.ctx.Done():
+		}
 	}
 }
 

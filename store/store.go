@@ -29,6 +29,8 @@ var (
 	ErrIdempotencyReused = errors.New("idempotency key was used with a different request")
 	ErrIdempotencyBusy   = errors.New("a request with this idempotency key is still in flight")
 	ErrAlreadyRefunded   = errors.New("charge already refunded")
+	ErrAlreadySettled    = errors.New("charge already settled")
+	ErrBadCursor         = errors.New("malformed page cursor")
 	ErrAlreadyRevoked    = errors.New("membership already revoked")
 )
 

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -56,11 +58,20 @@ func (s *Store) ChargeChatUse(ctx context.Context, userID, membershipID, reason 
 	return Charge{}, fmt.Errorf("store: charge membership %s: %w", membershipID, err)
 }
 
-// refundSQL gives a charge's use back in a single statement. The unique refund_of index makes a
-// second refund of the same charge fail the whole statement, so a use is never given back twice.
+// Outcomes of a settled charge.
+const (
+	OutcomeAnswered = "answered" // the learner got the answer: the use stays spent
+	OutcomeRefunded = "refunded" // the use was given back
+)
+
+// refundSQL settles an unsettled charge as refunded and gives its use back, in one statement.
+// The charge's row is updated only while it is unsettled, so a charge that was answered can
+// never be refunded, and the unique refund_of index backs the rule that a use is given back once.
 const refundSQL = `
 WITH c AS (
-    SELECT id, membership_id, user_id FROM usage_ledger WHERE id = $1 AND kind = 'charge'
+    UPDATE usage_ledger SET settled_at = $3, outcome = 'refunded'
+    WHERE id = $1 AND kind = 'charge' AND settled_at IS NULL
+    RETURNING id, membership_id, user_id
 ), m AS (
     UPDATE memberships SET remaining_chat_uses = remaining_chat_uses + 1
     FROM c WHERE memberships.id = c.membership_id
@@ -70,39 +81,124 @@ INSERT INTO usage_ledger (membership_id, user_id, kind, delta, remaining_after, 
 SELECT c.membership_id, c.user_id, 'refund', 1, m.remaining_chat_uses, c.id, $2 FROM c, m
 RETURNING remaining_after`
 
-// RefundChatUse gives back the use taken by charge chargeID. A second refund of the same charge
-// is ErrAlreadyRefunded; an unknown charge is ErrNotFound. It returns the remaining count.
+// RefundChatUse settles charge chargeID as refunded and gives its use back; it returns the
+// remaining count. A charge already refunded is ErrAlreadyRefunded, one already answered
+// ErrAlreadySettled, an unknown one ErrNotFound.
 func (s *Store) RefundChatUse(ctx context.Context, chargeID int64, reason string) (*int, error) {
 	var remaining *int
-	err := s.get(ctx, &remaining, refundSQL, chargeID, reason)
+	err := s.get(ctx, &remaining, refundSQL, chargeID, reason, s.now())
 	if isUniqueViolation(err, "") {
 		err = ErrAlreadyRefunded
 	}
+	if errors.Is(err, sql.ErrNoRows) {
+		err = s.settledAs(ctx, s.prepared(), chargeID)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("store: refund charge %d: %w", chargeID, notFound(err))
+		return nil, fmt.Errorf("store: refund charge %d: %w", chargeID, err)
 	}
 	return remaining, nil
 }
 
-// LedgerEntry is one charge or refund, for the admin's usage view.
-type LedgerEntry struct {
-	ID             int64     `db:"id" json:"id"`
-	MembershipID   string    `db:"membership_id" json:"membershipId"`
-	PlanName       string    `db:"plan_name" json:"planName"`
-	Kind           string    `db:"kind" json:"kind"`
-	Delta          int       `db:"delta" json:"delta"`
-	RemainingAfter *int      `db:"remaining_after" json:"remainingAfter"`
-	RefundOf       *int64    `db:"refund_of" json:"refundOf,omitempty"`
-	Reason         string    `db:"reason" json:"reason"`
-	CreatedAt      time.Time `db:"created_at" json:"createdAt"`
+const settleAnsweredSQL = `
+UPDATE usage_ledger SET settled_at = $2, outcome = 'answered'
+WHERE id = $1 AND kind = 'charge' AND settled_at IS NULL
+RETURNING id`
+
+// SettleAnswered settles charge chargeID as answered: the learner got the answer and the use
+// stays spent. Settling it so twice is not an error; a refunded charge is ErrAlreadyRefunded.
+func (s *Store) SettleAnswered(ctx context.Context, chargeID int64) error {
+	err := s.settleAnswered(ctx, s.prepared(), chargeID)
+	if err != nil {
+		return fmt.Errorf("store: settle charge %d: %w", chargeID, err)
+	}
+	return nil
 }
 
-const ledgerByUserSQL = `
+func (s *Store) settleAnswered(ctx context.Context, q getter, chargeID int64) error {
+	var id int64
+	err := q.GetContext(ctx, &id, settleAnsweredSQL, chargeID, s.now())
+	if errors.Is(err, sql.ErrNoRows) {
+		if err = s.settledAs(ctx, q, chargeID); errors.Is(err, ErrAlreadySettled) {
+			return nil // answered before: settling is idempotent
+		}
+	}
+	return err
+}
+
+const chargeOutcomeSQL = `SELECT COALESCE(outcome, '') FROM usage_ledger WHERE id = $1 AND kind = 'charge'`
+
+// settledAs explains why a charge could not be settled: ErrNotFound, ErrAlreadyRefunded or
+// ErrAlreadySettled (answered).
+func (s *Store) settledAs(ctx context.Context, q getter, chargeID int64) error {
+	var outcome string
+	if err := q.GetContext(ctx, &outcome, chargeOutcomeSQL, chargeID); err != nil {
+		return notFound(err)
+	}
+	switch outcome {
+	case OutcomeRefunded:
+		return ErrAlreadyRefunded
+	case OutcomeAnswered:
+		return ErrAlreadySettled
+	}
+	return fmt.Errorf("charge %d is unsettled but could not be settled", chargeID)
+}
+
+// Unsettled is a charge that no answer and no refund settled yet.
+type Unsettled struct {
+	ID           int64     `db:"id"`
+	MembershipID string    `db:"membership_id"`
+	CreatedAt    time.Time `db:"created_at"`
+}
+
+const unsettledSQL = `
+SELECT id, membership_id, created_at FROM usage_ledger
+WHERE kind = 'charge' AND settled_at IS NULL AND created_at < $1
+ORDER BY created_at LIMIT $2`
+
+// UnsettledCharges returns up to limit charges made before before that are still unsettled,
+// oldest first.
+func (s *Store) UnsettledCharges(ctx context.Context, before time.Time, limit int) ([]Unsettled, error) {
+	out := []Unsettled{}
+	if err := s.sel(ctx, &out, unsettledSQL, before, limit); err != nil {
+		return nil, fmt.Errorf("store: unsettled charges: %w", err)
+	}
+	return out, nil
+}
+
+// LedgerEntry is one charge or refund, for the usage history of learners and admins. UserText
+// and ConversationID come from the turn the charge paid for (empty when no turn was recorded:
+// nothing was heard, or the charge was refused before the tutor answered).
+type LedgerEntry struct {
+	ID             int64      `db:"id" json:"id"`
+	MembershipID   string     `db:"membership_id" json:"membershipId"`
+	PlanName       string     `db:"plan_name" json:"planName"`
+	Kind           string     `db:"kind" json:"kind"`
+	Delta          int        `db:"delta" json:"delta"`
+	RemainingAfter *int       `db:"remaining_after" json:"remainingAfter"`
+	RefundOf       *int64     `db:"refund_of" json:"refundOf,omitempty"`
+	Reason         string     `db:"reason" json:"reason"`
+	Outcome        *string    `db:"outcome" json:"outcome,omitempty"`
+	SettledAt      *time.Time `db:"settled_at" json:"settledAt,omitempty"`
+	UserText       string     `db:"user_text" json:"userText,omitempty"`
+	TurnStatus     string     `db:"turn_status" json:"turnStatus,omitempty"`
+	ConversationID *string    `db:"conversation_id" json:"conversationId,omitempty"`
+	CreatedAt      time.Time  `db:"created_at" json:"createdAt"`
+}
+
+// ledgerColumns joins each row with the turn its charge paid for.
+const ledgerColumns = `
 SELECT l.id, l.membership_id, p.name AS plan_name, l.kind, l.delta, l.remaining_after, l.refund_of,
-       l.reason, l.created_at
+       l.reason, l.outcome, l.settled_at, COALESCE(t.user_text, '') AS user_text,
+       COALESCE(t.status, '') AS turn_status, t.conversation_id, l.created_at
 FROM usage_ledger l
 JOIN memberships m ON m.id = l.membership_id
 JOIN membership_plans p ON p.id = m.plan_id
+LEFT JOIN LATERAL (
+    SELECT msg.user_text, msg.status, msg.conversation_id FROM messages msg
+    WHERE msg.charge_id = COALESCE(l.refund_of, l.id) LIMIT 1
+) t ON true`
+
+const ledgerByUserSQL = ledgerColumns + `
 WHERE l.user_id = $1
 ORDER BY l.id DESC
 LIMIT $2`
@@ -116,10 +212,7 @@ func (s *Store) LedgerByUser(ctx context.Context, userID string, limit int) ([]L
 	return out, nil
 }
 
-const ledgerByMembershipSQL = `
-SELECT l.id, l.membership_id, '' AS plan_name, l.kind, l.delta, l.remaining_after, l.refund_of,
-       l.reason, l.created_at
-FROM usage_ledger l WHERE l.membership_id = $1 ORDER BY l.id`
+const ledgerByMembershipSQL = ledgerColumns + ` WHERE l.membership_id = $1 ORDER BY l.id`
 
 // LedgerByMembership returns every charge and refund of a membership, oldest first.
 func (s *Store) LedgerByMembership(ctx context.Context, membershipID string) ([]LedgerEntry, error) {
@@ -131,16 +224,22 @@ func (s *Store) LedgerByMembership(ctx context.Context, membershipID string) ([]
 }
 
 // UsageSummary counts a user's chat uses.
+// Net is charges minus refunds; Answered counts the charges settled by an answer and Pending
+// those not settled yet (a turn in progress).
 type UsageSummary struct {
-	Charges int `db:"charges" json:"charges"`
-	Refunds int `db:"refunds" json:"refunds"`
-	Net     int `db:"net" json:"net"`
+	Charges  int `db:"charges" json:"charges"`
+	Refunds  int `db:"refunds" json:"refunds"`
+	Net      int `db:"net" json:"net"`
+	Answered int `db:"answered" json:"answered"`
+	Pending  int `db:"pending" json:"pending"`
 }
 
 const usageSummarySQL = `
 SELECT count(*) FILTER (WHERE kind = 'charge') AS charges,
        count(*) FILTER (WHERE kind = 'refund') AS refunds,
-       COALESCE(-sum(delta), 0) AS net
+       COALESCE(-sum(delta), 0) AS net,
+       count(*) FILTER (WHERE kind = 'charge' AND outcome = 'answered') AS answered,
+       count(*) FILTER (WHERE kind = 'charge' AND settled_at IS NULL) AS pending
 FROM usage_ledger WHERE user_id = $1`
 
 // UsageSummaryByUser totals the user's ledger.

@@ -26,7 +26,9 @@ func TestTutorPageWithOfflineEngines(t *testing.T) {
 	env := servertest.New(t, servertest.Options{Providers: &providers})
 
 	// The learner's sentence, in the espeak voice pocketsphinx recognises best, then silence
-	// so that turn detection ends the turn (Chromium loops the file).
+	// so that turn detection ends the turn and the learner hears the answer (Chromium loops
+	// the file: the sentence said again over the answer's first sentence would interrupt it,
+	// and an answer cut before its first sentence was heard is not charged).
 	out, err := exec.Command("espeak-ng", "-v", "en-us+klatt", "-s", "175", "--stdout", "--",
 		"I like to play football with my friends on the weekend").Output()
 	if err != nil {
@@ -37,7 +39,7 @@ func TestTutorPageWithOfflineEngines(t *testing.T) {
 		t.Fatal(err)
 	}
 	samples = session.ResampleAll(samples, rate, wavRate)
-	samples = append(append(make([]int16, wavRate/2), samples...), make([]int16, 4*wavRate)...)
+	samples = append(append(make([]int16, wavRate/2), samples...), make([]int16, 10*wavRate)...)
 	mic := filepath.Join(t.TempDir(), "football.wav")
 	if err := os.WriteFile(mic, session.WAV(session.EncodePCM16(nil, samples), wavRate), 0o644); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aitutor/aitutor/server/loadgen"
+	"github.com/aitutor/aitutor/cmd/aitutor/internal/loadgen"
 	"github.com/aitutor/aitutor/session/openaisim"
 )
 

@@ -26,6 +26,8 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"github.com/aitutor/aitutor/cmd/aitutor/internal/providers"
+	"github.com/aitutor/aitutor/cmd/aitutor/internal/seed"
 	"github.com/aitutor/aitutor/server"
 	"github.com/aitutor/aitutor/session/openaisim"
 	"github.com/aitutor/aitutor/store"
@@ -88,7 +90,7 @@ func run(args []string) error {
 		if err := migrate(ctx, st, logger); err != nil {
 			return err
 		}
-		return seed(ctx, st, cfg)
+		return runSeed(ctx, st, cfg)
 	case "token":
 		return token(ctx, st, cfg, args)
 	}
@@ -139,8 +141,8 @@ func migrate(ctx context.Context, st *store.Store, logger *slog.Logger) error {
 	return nil
 }
 
-func seed(ctx context.Context, st *store.Store, cfg server.Config) error {
-	res, err := server.Seed(ctx, st, cfg.Development(), server.SeedPasswords{
+func runSeed(ctx context.Context, st *store.Store, cfg server.Config) error {
+	res, err := seed.Seed(ctx, st, cfg.Development(), seed.Passwords{
 		Learner: os.Getenv("SEED_LEARNER_PASSWORD"), Admin: os.Getenv("SEED_ADMIN_PASSWORD"),
 	})
 	if err != nil {
@@ -178,7 +180,7 @@ func token(ctx context.Context, st *store.Store, cfg server.Config, args []strin
 	if *ttl > 0 {
 		cfg.TokenTTL = *ttl
 	}
-	tok, _, err := server.IssueToken(ctx, st, cfg, *email)
+	tok, _, err := seed.Token(ctx, st, cfg, *email)
 	if err != nil {
 		return err
 	}
@@ -193,12 +195,12 @@ func serve(ctx context.Context, st *store.Store, cfg server.Config, logger *slog
 	if err := migrate(ctx, st, logger); err != nil {
 		return err
 	}
-	providers, release, err := server.NewProviders(ctx, cfg, logger)
+	engines, release, err := providers.New(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer release()
-	srv, err := server.New(cfg, server.Deps{Store: st, Providers: providers, Logger: logger, Web: web.Handler()})
+	srv, err := server.New(cfg, server.Deps{Store: st, Providers: engines, Logger: logger, Web: web.Handler()})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -50,6 +51,8 @@ type Env struct {
 	Server *server.Server
 	Config server.Config
 	HTTP   *httptest.Server
+
+	deps server.Deps
 }
 
 // New starts a server for the test; everything stops when the test ends.
@@ -96,7 +99,8 @@ func New(t testing.TB, opts Options) *Env {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: levelFromEnv()}))
 	}
-	srv, err := server.New(cfg, server.Deps{Store: st, Providers: providers, Logger: logger, Now: opts.Now, Web: web.Handler()})
+	env.deps = server.Deps{Store: st, Providers: providers, Logger: logger, Now: opts.Now, Web: web.Handler()}
+	srv, err := server.New(cfg, env.deps)
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
@@ -104,11 +108,47 @@ func New(t testing.TB, opts Options) *Env {
 	env.HTTP = httptest.NewServer(srv.Handler())
 	env.URL = env.HTTP.URL
 	t.Cleanup(func() {
-		srv.Close()
+		env.Server.Close()
 		env.HTTP.Close()
 		http.DefaultClient.CloseIdleConnections()
 	})
 	return env
+}
+
+// Restart restarts the server as a deploy does: the live sessions are drained (their turns
+// finish, then 1001 and a retryable error event), the server stops, and after down a new server
+// on the same database serves the same address, so that clients reconnect to it.
+func (e *Env) Restart(down time.Duration) {
+	e.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.Server.Drain(ctx); err != nil {
+		e.T.Errorf("servertest: drain: %v", err)
+	}
+	addr := e.HTTP.Listener.Addr().String()
+	e.Server.Close()
+	e.HTTP.CloseClientConnections()
+	e.HTTP.Close()
+	time.Sleep(down)
+	srv, err := server.New(e.Config, e.deps)
+	if err != nil {
+		e.T.Fatalf("servertest: %v", err)
+	}
+	var ln net.Listener
+	for i := 0; ; i++ {
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		if i == 50 {
+			e.T.Fatalf("servertest: listen on %s again: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	e.Server, e.HTTP = srv, hs
 }
 
 func levelFromEnv() slog.Level {

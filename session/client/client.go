@@ -61,6 +61,8 @@ type Options struct {
 	EventsBuffer int    // events kept while nobody reads (default 4096)
 	// OnPong is called (on the read goroutine) with the payload of each pong.
 	OnPong func(appData string)
+	// IgnorePings leaves the server's pings unanswered (a dead client, for keep-alive tests).
+	IgnorePings bool
 }
 
 // ErrClosed: the session has ended.
@@ -95,6 +97,9 @@ func Dial(ctx context.Context, url string, o Options) (*Client, error) {
 	c := &Client{conn: conn, events: make(chan Event, o.EventsBuffer), done: make(chan struct{})}
 	if o.OnPong != nil {
 		conn.SetPongHandler(func(appData string) error { o.OnPong(appData); return nil })
+	}
+	if o.IgnorePings {
+		conn.SetPingHandler(func(string) error { return nil })
 	}
 	go c.readLoop()
 	return c, nil

@@ -1,33 +1,35 @@
-package server
+// Package providers builds the speech and chat engines that AI_PROVIDER selects.
+package providers
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 
+	"github.com/aitutor/aitutor/server"
 	"github.com/aitutor/aitutor/session"
 	"github.com/aitutor/aitutor/session/offline"
 	"github.com/aitutor/aitutor/session/openai"
 	"github.com/aitutor/aitutor/session/openaisim"
 )
 
-// NewProviders builds the speech and chat engines that AI_PROVIDER selects: OpenAI (or any
+// New builds the speech and chat engines that AI_PROVIDER selects: OpenAI (or any
 // compatible server), the offline engines, or the simulator started in this process and spoken
 // to over real HTTP. The returned func releases them.
-func NewProviders(ctx context.Context, cfg Config, logger *slog.Logger) (session.Providers, func(), error) {
+func New(ctx context.Context, cfg server.Config, logger *slog.Logger) (session.Providers, func(), error) {
 	openaiCfg := openai.Config{
 		APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL,
 		ChatModel: cfg.ChatModel, STTModel: cfg.STTModel, TTSModel: cfg.TTSModel,
 	}
 	switch cfg.AIProvider {
-	case ProviderOpenAI:
+	case server.ProviderOpenAI:
 		base := cfg.OpenAIBaseURL
 		if base == "" {
 			base = "https://api.openai.com/v1"
 		}
 		logger.Info("AI engines: OpenAI-compatible API", "base_url", base, "chat", cfg.ChatModel, "stt", cfg.STTModel, "tts", cfg.TTSModel, "voice", cfg.TTSVoice)
 		return openai.New(openaiCfg).Providers("openai"), func() {}, nil
-	case ProviderSim:
+	case server.ProviderSim:
 		profile, err := openaisim.ProfileByName(cfg.SimProfile)
 		if err != nil {
 			return session.Providers{}, nil, fmt.Errorf("config: SIM_PROFILE: %w", err)

@@ -1,4 +1,5 @@
-package server
+// Package seed creates the demo data of `aitutor seed` and signs tokens for `aitutor token`.
+package seed
 
 import (
 	"context"
@@ -8,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/aitutor/aitutor/server"
 	"github.com/aitutor/aitutor/store"
 )
 
@@ -19,8 +21,8 @@ const (
 	devAdminPass     = "admin-demo-pass"
 )
 
-// SeedResult says what Seed created or found.
-type SeedResult struct {
+// Result says what Seed created or found.
+type Result struct {
 	Plans           []store.Plan
 	Learner, Admin  store.User
 	LearnerPassword string // set only when Seed created the account
@@ -28,16 +30,16 @@ type SeedResult struct {
 	Membership      store.Membership
 }
 
-// SeedPasswords are the demo accounts' passwords; empty ones are generated, except in
+// Passwords are the demo accounts' passwords; empty ones are generated, except in
 // development, where fixed demo passwords make `make run` easy to try.
-type SeedPasswords struct{ Learner, Admin string }
+type Passwords struct{ Learner, Admin string }
 
 func intp(n int) *int { return &n }
 
 // Seed creates sample plans (B2C and B2B, limited and unlimited), a demo learner with an active
 // limited membership and an admin. Running it again changes nothing that exists.
-func Seed(ctx context.Context, st *store.Store, dev bool, pw SeedPasswords) (SeedResult, error) {
-	var res SeedResult
+func Seed(ctx context.Context, st *store.Store, dev bool, pw Passwords) (Result, error) {
+	var res Result
 	// Prices in won: KRW has no minor unit, so a price is a number of won, which is also what
 	// the prototype's frontend prints (₩ and the number); our UI formats by the currency.
 	plans := []store.NewPlan{
@@ -111,12 +113,12 @@ func ensureAccount(ctx context.Context, st *store.Store, name, email, role, pass
 	return u, password, nil
 }
 
-// IssueToken signs a token for the user with that e-mail (aitutor token).
-func IssueToken(ctx context.Context, st *store.Store, cfg Config, email string) (string, store.User, error) {
+// Token signs a token for the user with that e-mail (aitutor token).
+func Token(ctx context.Context, st *store.Store, cfg server.Config, email string) (string, store.User, error) {
 	u, err := st.UserByEmail(ctx, email)
 	if err != nil {
 		return "", store.User{}, fmt.Errorf("no user with e-mail %s: %w", email, err)
 	}
-	tok, err := NewTokens(cfg.JWTSecret, cfg.TokenTTL).Issue(u)
+	tok, err := server.NewTokens(cfg.JWTSecret, cfg.TokenTTL).Issue(u)
 	return tok, u, err
 }

@@ -1,9 +1,9 @@
-package server_test
+package seed_test
 
 import (
 	"testing"
 
-	"github.com/aitutor/aitutor/server"
+	"github.com/aitutor/aitutor/cmd/aitutor/internal/seed"
 	"github.com/aitutor/aitutor/store"
 	"github.com/aitutor/aitutor/store/storetest"
 )
@@ -13,7 +13,7 @@ import (
 func TestSeed(t *testing.T) {
 	t.Parallel()
 	st := storetest.New(t)
-	first, err := server.Seed(t.Context(), st, true, server.SeedPasswords{})
+	first, err := seed.Seed(t.Context(), st, true, seed.Passwords{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestSeed(t *testing.T) {
 		first.Membership.RemainingChatUses == nil || first.LearnerPassword == "" {
 		t.Fatalf("seeded %+v", first)
 	}
-	again, err := server.Seed(t.Context(), st, true, server.SeedPasswords{})
+	again, err := seed.Seed(t.Context(), st, true, seed.Passwords{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,209 @@
+package session
+
+import (
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// The learner's audio: frames of PCM are decoded, resampled to 16 kHz and run through turn
+// detection (detect.go); the utterance's audio is kept with a little before and after it. In
+// server mode a detected end of speech starts a turn; in manual mode input.commit does. Speech
+// that begins while the tutor is talking pauses the reply (a barge-in): the turn made of that
+// speech decides whether the reply stops or goes on (stream.go).
+
+// framePool holds buffers for incoming audio frames; a session holds one only while reading.
+var framePool = sync.Pool{New: func() any { b := make([]byte, MaxFrameBytes); return &b }}
+
+// readAudio reads one binary frame of PCM and feeds it to turn detection.
+func (s *Session) readAudio(r io.Reader) error {
+	bp := framePool.Get().(*[]byte)
+	defer framePool.Put(bp)
+	buf := *bp
+	n := 0
+	for {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if n == len(buf) {
+			// A frame may arrive in fragments: reading on makes gorilla check the read limit on
+			// the next one (and close with 1009) instead of silently dropping the rest.
+			var probe [1]byte
+			if m, err := r.Read(probe[:]); m > 0 || (err != nil && err != io.EOF) {
+				if err == nil {
+					err = websocket.ErrReadLimit
+				}
+				return err
+			}
+			break
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if n%2 != 0 {
+		s.sendError(errorEvent{Code: "invalid_audio", Message: "audio frames must hold whole 16-bit samples (an even number of bytes); frame dropped"})
+		return nil
+	}
+	s.samples = DecodePCM16(s.samples[:0], buf[:n])
+	in := s.samples
+	if s.inputRate != DetectorRate {
+		s.resampled = s.resampler.Resample(s.resampled[:0], in)
+		in = s.resampled
+	}
+	s.onSamples(in)
+	s.tutor.metrics.frames.Inc()
+	return nil
+}
+
+// onSamples runs turn detection over 16 kHz samples and keeps the utterance's audio.
+func (s *Session) onSamples(in []int16) {
+	manual := s.turnDetection() == manualTurns
+	for len(in) > 0 {
+		s.detector.TutorSpeaking = s.tutorSpeaking()
+		ev, n := s.detector.Push(in)
+		s.utter = append(s.utter, in[:n]...)
+		in = in[n:]
+		if v := s.detector.LastVoicedEnd(); v != s.lastVoiced {
+			s.lastVoiced, s.lastVoiceAt = v, time.Now()
+		}
+		if manual {
+			if len(s.utter) > int(maxUtterance.Seconds())*DetectorRate {
+				s.commit("utterance reached the 60 s limit")
+			}
+			continue
+		}
+		switch ev {
+		case SpeechStarted:
+			s.touch()
+			// The learner began speaking when the detected speech began, not now.
+			s.speechAt = time.Now().Add(-time.Duration(s.detector.Pos()-s.detector.StartPos) * time.Second / DetectorRate)
+			s.keepFrom(s.detector.StartPos - int64(prerollWindow.Seconds()*DetectorRate))
+			s.bargeIn(s.speechAt)
+			s.send(simpleEvent{Type: TypeSpeechStarted})
+		case SpeechStopped:
+			s.send(simpleEvent{Type: TypeSpeechStopped})
+			end := s.detector.EndPos + int64(tailWindow.Seconds()*DetectorRate)
+			s.startAudioTurn(s.cut(end), s.lastVoiceAt)
+		case NoEvent:
+			if s.detector.Speaking() {
+				if len(s.utter) > int(maxUtterance.Seconds())*DetectorRate {
+					s.send(simpleEvent{Type: TypeSpeechStopped})
+					s.startAudioTurn(s.cut(s.detector.Pos()), time.Now())
+					s.detector.Reset()
+					s.utterStart = 0
+				}
+			} else {
+				s.trimQuiet()
+			}
+		}
+	}
+}
+
+// bargeIn pauses the reply the learner started talking over at time at.
+func (s *Session) bargeIn(at time.Time) {
+	if t := s.currentTurn(); t != nil && !t.finished() {
+		if t.interrupting != nil && t.interrupting.isPaused() {
+			return // the reply is paused already; this speech is heard by a new turn
+		}
+		t.pause(at)
+	}
+}
+
+// trimQuiet bounds the audio kept while nobody speaks to quietBuffer. It trims in steps of
+// half that, so that a streaming session moves its buffer once every 25 frames, not on every
+// frame.
+func (s *Session) trimQuiet() {
+	keep := int64(quietBuffer.Seconds() * DetectorRate)
+	if int64(len(s.utter)) > keep+keep/2 {
+		s.keepFrom(s.detector.Pos() - keep)
+	}
+}
+
+// keepFrom drops buffered audio before detector position pos.
+func (s *Session) keepFrom(pos int64) {
+	if drop := pos - s.utterStart; drop > 0 {
+		drop = min(drop, int64(len(s.utter)))
+		s.utter = append(s.utter[:0], s.utter[drop:]...)
+		s.utterStart += drop
+	}
+}
+
+// cut returns the buffered audio up to detector position end as a new slice and keeps the rest.
+func (s *Session) cut(end int64) []int16 {
+	n := min(max(end-s.utterStart, 0), int64(len(s.utter)))
+	audio := make([]int16, n)
+	copy(audio, s.utter[:n])
+	s.utter = append(s.utter[:0], s.utter[n:]...)
+	s.utterStart += n
+	return audio
+}
+
+// commit ends the utterance now (input.commit, or the length limit in manual mode). In manual
+// mode the buffer must hold MinSpeech of voiced audio; in server mode the learner must be
+// speaking. Otherwise nothing is transcribed.
+func (s *Session) commit(why string) {
+	s.touch()
+	manual := s.turnDetection() == manualTurns
+	if (manual && s.detector.VoicedMs() < int(s.detector.Config().MinSpeech/time.Millisecond)) || (!manual && !s.detector.Speaking()) {
+		s.sendError(errorEvent{Code: "no_speech", Message: "no speech was heard in the committed audio; nothing was sent to the tutor"})
+		if manual {
+			s.clearInput()
+		}
+		return
+	}
+	audio := s.cut(s.detector.Pos())
+	if why != "" {
+		s.logger.Debug("utterance committed", "why", why)
+	}
+	if !manual {
+		s.send(simpleEvent{Type: TypeSpeechStopped})
+	}
+	s.clearInput()
+	s.startAudioTurn(audio, time.Now())
+}
+
+// clearInput drops buffered audio and the detector's speech state. A reply paused by speech
+// that is now dropped goes on.
+func (s *Session) clearInput() {
+	s.utter = s.utter[:0]
+	s.utterStart = 0
+	s.lastVoiced = 0
+	s.detector.Reset()
+	if t := s.currentTurn(); t != nil && t.isPaused() {
+		s.resumeTurn(t)
+	}
+}
+
+// resumeTurn lets a paused reply go on.
+func (s *Session) resumeTurn(t *turn) {
+	if t.resume() {
+		s.mu.Lock()
+		if p := s.pendingTruncate; p != nil && p.turnID == t.id {
+			s.pendingTruncate = nil // the learner hears the rest after all
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *Session) startAudioTurn(audio []int16, endOfSpeech time.Time) {
+	s.startTurn(turnInput{speech: audio, channel: ChannelVoice, endOfSpeech: endOfSpeech, decided: time.Now()})
+}
+
+func (s *Session) startTextTurn(text string) {
+	now := time.Now()
+	s.startTurn(turnInput{text: text, channel: ChannelText, endOfSpeech: now, decided: now})
+}
+
+func (s *Session) turnDetection() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settings.TurnDetection
+}

@@ -1,0 +1,50 @@
+package session
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// The turn engine's Prometheus metrics.
+type tutorMetrics struct {
+	stages             *prometheus.HistogramVec
+	turns              *prometheus.CounterVec
+	settlements        *prometheus.CounterVec
+	falseInterruptions prometheus.Counter
+	sessions           prometheus.Gauge
+	closes             *prometheus.CounterVec
+	frames             prometheus.Counter
+}
+
+func newTutorMetrics(reg prometheus.Registerer) *tutorMetrics {
+	m := &tutorMetrics{
+		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "aitutor_turn_stage_seconds",
+			Help:    "Latency of each stage of a tutor turn (endpoint, stt, charge, chat_first_token, first_sentence, tts_first_byte, first_audio, total).",
+			Buckets: []float64{.01, .025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30},
+		}, []string{"channel", "stage"}),
+		turns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aitutor_turns_total",
+			Help: "Tutor turns that reached the chat model, by channel and outcome (done, interrupted, cancelled, failed).",
+		}, []string{"channel", "status"}),
+		settlements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aitutor_chat_settlements_total",
+			Help: "Chat uses settled, by outcome (answered, refunded) and refund reason.",
+		}, []string{"outcome", "reason"}),
+		falseInterruptions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aitutor_false_interruptions_total",
+			Help: "Replies that the learner's speech paused and that went on because it held no words.",
+		}),
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aitutor_sessions_active",
+			Help: "Live WebSocket sessions.",
+		}),
+		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aitutor_sessions_closed_total",
+			Help: "Closed WebSocket sessions by close code.",
+		}, []string{"code"}),
+		frames: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aitutor_audio_frames_total",
+			Help: "Audio frames received from learners and run through turn detection.",
+		}),
+	}
+	reg.MustRegister(m.stages, m.turns, m.settlements, m.falseInterruptions, m.sessions, m.closes, m.frames)
+	return m
+}

@@ -1,0 +1,389 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/aitutor/aitutor/store"
+)
+
+// The turn pipeline, run by both routes: a live session (protocol v1: streamSink, stream.go)
+// and an upload-and-wait REST turn (collectSink, exchange.go). A turn:
+//
+//	hear     typed text, or speech → text; audio without detected speech never reaches the
+//	         transcriber
+//	charge   one chat use (billing.go), before any provider call; refused: an error and the end
+//	answer   the chat model streams the reply; each sentence is synthesized as soon as it is
+//	         complete, the next while the current one plays (reply.go)
+//	deliver  the sink gives the learner the reply and says whether they got it (the billing rule)
+//	settle   the charge stands, or is refunded; the turn and its settlement are recorded together
+//
+// The sink decides what the learner sees; everything else happens here, once.
+
+// sink is where a turn's results go.
+type sink interface {
+	// heard reports the learner's words (empty: none were recognised); false ends the turn.
+	heard(t *turn) bool
+	// refused ends a turn before it answers: a refused charge, a failed transcription, no words.
+	refused(t *turn, err error)
+	// answering: the use is charged and the chat model is asked.
+	answering(t *turn)
+	// deliver gives the learner the reply while it is produced and returns when it was
+	// delivered in full, the turn stopped or the reply failed. got is the billing rule's verdict.
+	deliver(t *turn) (got bool)
+	// finished reports the end of a turn that answered, after its settlement.
+	finished(t *turn)
+}
+
+// turnInput is what the learner said or typed.
+type turnInput struct {
+	speech      []int16   // 16 kHz speech of a spoken turn
+	upload      *Audio    // an uploaded recording (REST), as sent
+	uploadMime  string    // its media type
+	text        string    // a typed turn
+	channel     string    // ChannelVoice, ChannelText or ChannelUpload
+	endOfSpeech time.Time // when the learner stopped speaking (or the text arrived)
+	decided     time.Time // when the end of the turn was decided
+}
+
+// stopped is the cancel cause of a turn stopped on purpose.
+type stopped struct {
+	reason string // ReasonBargeIn, ReasonClientCancel, ReasonDisconnect, ReasonShutdown
+}
+
+func (e stopped) Error() string { return "turn stopped: " + e.reason }
+
+// turn is one exchange: the learner's words in, the tutor's answer out, paid by one chat use.
+type turn struct {
+	id             string
+	userID         string
+	membershipID   string
+	conversationID string
+	in             turnInput
+	settings       sessionSettings
+	history        []historyEntry
+	prefetch       int  // sentences synthesized at once
+	syncClips      bool // store the audio before the turn ends (REST answers carry its URLs)
+	logger         *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+
+	// Set by the pipeline (the turn's goroutine).
+	userText  string
+	charge    *store.Charge
+	remaining *int
+	refunded  bool
+	reply     *reply
+	status    string // store.Turn*
+	keptText  string // the reply as far as the learner heard it
+	heardEnd  int64  // bytes of the reply's audio the learner heard
+	failure   error  // the provider failure that ended the reply
+	metrics   Metrics
+	userAudio string // ids of the stored clips ("" when none)
+	tutorClip string
+
+	// interrupting is the reply this turn's speech paused (stream.go): its words decide whether
+	// that reply stops or goes on, so this turn is transcribed before it is charged.
+	interrupting *turn
+	firstAudio   atomic.Int64 // unix ns when the writer wrote the first audio frame
+
+	mu        sync.Mutex // guards what follows: the reader and the writer touch it too
+	stopWhy   string
+	stopAt    time.Time
+	paused    bool
+	pausedAt  time.Time
+	pausedPos int64         // the reply offset the learner heard when the pause began
+	resumed   chan struct{} // closed when a pause ends
+	wake      chan struct{} // closed and replaced on a pause, a resume or a stop
+	play      playback
+	answered  bool // the learner heard the first sentence in full (settled in memory)
+}
+
+func newTurn(parent context.Context, prefix string) *turn {
+	ctx, cancel := context.WithCancelCause(parent)
+	return &turn{
+		id: prefix + randomID()[:12], ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		play: newPlayback(), wake: make(chan struct{}),
+	}
+}
+
+func (t *turn) channel() string {
+	if t.in.channel == ChannelUpload {
+		return "rest"
+	}
+	return "ws"
+}
+
+// stop ends the turn on purpose at time at: nothing more of it is sent.
+func (t *turn) stop(reason string, at time.Time) {
+	t.mu.Lock()
+	if t.stopWhy == "" {
+		t.stopWhy, t.stopAt = reason, at
+		if t.paused {
+			t.stopAt = t.pausedAt // nothing was heard after the pause began
+		}
+		t.play.stop(t.stopAt)
+		t.signal()
+	}
+	t.mu.Unlock()
+	t.cancel(stopped{reason})
+}
+
+func (t *turn) finished() bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopReason is why the turn was stopped ("" when it was not).
+func (t *turn) stopReason() (string, time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stopWhy, t.stopAt
+}
+
+func isStopped(ctx context.Context) bool {
+	var st stopped
+	return errors.As(context.Cause(ctx), &st)
+}
+
+// runTurn runs the pipeline of t and reports to sk.
+func (e *Tutor) runTurn(t *turn, sk sink) {
+	defer t.cancel(nil)
+	if !e.hear(t, sk) {
+		return
+	}
+	t.reply = newReply()
+	sk.answering(t)
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		e.produce(t.ctx, buildChat(t.history, t.settings, t.userText), t.settings.Voice, t.prefetch, t.reply)
+	}()
+	got := sk.deliver(t)
+	// A reply that ended early (stopped, failed) stops the producer; one delivered in full has
+	// nothing left to produce.
+	t.cancel(errDelivered)
+	<-produced
+	e.settle(t, got)
+	sk.finished(t)
+}
+
+var errDelivered = errors.New("turn delivered")
+
+// hear finds the learner's words and charges the turn; it reports whether the turn goes on to
+// the chat model.
+func (e *Tutor) hear(t *turn, sk sink) bool {
+	if t.in.text != "" {
+		t.userText = t.in.text
+		return sk.heard(t) && e.charge(t, sk)
+	}
+	hearFirst := t.interrupting != nil
+	if !hearFirst && !e.charge(t, sk) {
+		return false
+	}
+	text, err := e.transcribeTurn(t)
+	switch {
+	case t.ctx.Err() != nil:
+		e.refund(t, RefundSuperseded)
+		return false
+	case err != nil:
+		t.logger.Warn("transcription failed", "turn", t.id, "err", err)
+		e.refund(t, RefundSTTFailed)
+		sk.refused(t, err)
+		return false
+	}
+	t.userText = text
+	if t.ctx.Err() != nil {
+		e.refund(t, RefundSuperseded)
+		return false
+	}
+	if !sk.heard(t) {
+		e.refund(t, RefundNoSpeech)
+		return false
+	}
+	if hearFirst && !e.charge(t, sk) {
+		return false
+	}
+	if t.ctx.Err() != nil {
+		e.refund(t, RefundSuperseded)
+		return false
+	}
+	return true
+}
+
+// transcribeTurn runs speech recognition on the turn's speech or upload.
+func (e *Tutor) transcribeTurn(t *turn) (string, error) {
+	a := Audio{}
+	switch {
+	case t.in.speech != nil:
+		a = Audio{Data: EncodePCM16(nil, t.in.speech), Format: FormatPCM16, SampleRate: DetectorRate}
+	case t.in.upload != nil:
+		a = *t.in.upload
+	}
+	start := time.Now()
+	text, err := e.transcribe(t.ctx, a)
+	t.metrics.STTMs = ms(time.Since(start))
+	return text, err
+}
+
+// settle decides how the turn ended, settles its charge and records it with the audio the
+// learner heard.
+func (e *Tutor) settle(t *turn, got bool) {
+	r := t.reply
+	_, _, replyErr, _ := r.state()
+	why, _ := t.stopReason()
+	rec := store.TurnRecord{}
+	switch {
+	case replyErr != nil && why == "" && !isStopped(t.ctx) && !errors.Is(replyErr, context.Canceled):
+		t.status, t.failure = store.TurnFailed, replyErr
+		rec.Outcome, rec.RefundReason = store.OutcomeRefunded, RefundProviderError
+	case got && why == "":
+		t.status = store.TurnDone
+		rec.Outcome = store.OutcomeAnswered
+	case got:
+		t.status = store.TurnInterrupted
+		rec.Outcome = store.OutcomeAnswered
+	default:
+		t.status = store.TurnCancelled
+		rec.Outcome, rec.RefundReason = store.OutcomeRefunded, RefundNotHeard
+		if why == ReasonDisconnect {
+			rec.RefundReason = RefundDisconnected
+		}
+	}
+	if t.status == store.TurnDone {
+		t.keptText = r.text()
+		t.heardEnd = -1
+	} else {
+		t.keptText = heardText(closeSegments(r.segments()), t.heardEnd)
+	}
+	if f := r.ttsFirstByte; f > 0 {
+		t.metrics.TTSFirstByteMs = ms(f)
+	}
+	if f := r.chatFirstToken; f > 0 {
+		t.metrics.ChatFirstTokenMs = ms(f)
+	}
+	if f := r.firstSentence; f > 0 {
+		t.metrics.FirstSentenceMs = ms(f)
+	}
+	t.metrics.TotalMs = ms(time.Since(t.in.endOfSpeech))
+
+	// The clips get their ids now, so that the answer can carry their URLs; they are written
+	// after the turn is recorded.
+	tutorWAV := wavOf(r, t.heardEnd)
+	if len(tutorWAV) > WAVHeaderSize {
+		t.tutorClip = uuid.NewString()
+	}
+	var userClip []byte
+	userMime := "audio/wav"
+	switch {
+	case t.in.speech != nil:
+		userClip = WAV(EncodePCM16(nil, t.in.speech), DetectorRate)
+	case t.in.upload != nil:
+		userClip, userMime = t.in.upload.Data, t.in.uploadMime
+	}
+	if len(userClip) > 0 {
+		t.userAudio = uuid.NewString()
+	}
+	rec.Message = store.Message{
+		ConversationID: t.conversationID, TurnID: t.id, UserText: t.userText, TutorText: t.keptText,
+		Status: t.status, ChargeID: &t.charge.ID, EndpointMs: t.metrics.EndpointMs, STTMs: t.metrics.STTMs,
+		ChatFirstTokenMs: t.metrics.ChatFirstTokenMs, FirstSentenceMs: t.metrics.FirstSentenceMs,
+		TTSFirstByteMs: t.metrics.TTSFirstByteMs, FirstAudioMs: t.metrics.FirstAudioMs, TotalMs: t.metrics.TotalMs,
+	}
+	e.record(t, rec)
+	e.observe(t)
+	e.saveClips(t, userClip, userMime, tutorWAV)
+}
+
+// saveClips stores the learner's recording and the reply's audio and links them to the turn,
+// in the background: the next turn never waits for a large write.
+func (e *Tutor) saveClips(t *turn, user []byte, userMime string, tutor []byte) {
+	if t.userAudio == "" && t.tutorClip == "" {
+		return
+	}
+	save := func() (userOK, tutorOK bool) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*ledgerTimeout)
+		defer cancel()
+		var userID, tutorID *string
+		if t.userAudio != "" {
+			if _, err := e.store.SaveAudioAs(ctx, t.userAudio, t.userID, userMime, user); err != nil {
+				t.logger.Error("saving the learner's audio", "turn", t.id, "err", err)
+			} else {
+				userID = &t.userAudio
+			}
+		}
+		if t.tutorClip != "" {
+			if _, err := e.store.SaveAudioAs(ctx, t.tutorClip, t.userID, "audio/wav", tutor); err != nil {
+				t.logger.Error("saving the reply audio", "turn", t.id, "err", err)
+			} else {
+				tutorID = &t.tutorClip
+			}
+		}
+		if userID != nil || tutorID != nil {
+			if err := e.store.SetTurnAudio(ctx, t.conversationID, t.id, userID, tutorID); err != nil {
+				t.logger.Error("linking the turn's audio", "turn", t.id, "err", err)
+			}
+		}
+		return userID != nil, tutorID != nil
+	}
+	if t.syncClips {
+		userOK, tutorOK := save()
+		if !userOK {
+			t.userAudio = ""
+		}
+		if !tutorOK {
+			t.tutorClip = ""
+		}
+		return
+	}
+	e.background.Add(1)
+	go func() {
+		defer e.background.Done()
+		save()
+	}()
+}
+
+// wavOf is the reply's audio, its first limit bytes (all when limit < 0), as one WAV file.
+func wavOf(r *reply, limit int64) []byte {
+	pcm := r.audio()
+	if limit >= 0 && int64(len(pcm)) > limit {
+		pcm = pcm[:limit&^1]
+	}
+	return WAV(pcm, OutputSampleRate)
+}
+
+func ms(d time.Duration) *float64 {
+	v := float64(d.Microseconds()) / 1000
+	return &v
+}
+
+// observe exports the turn's latencies and outcome.
+func (e *Tutor) observe(t *turn) {
+	ch := t.channel()
+	e.metrics.turns.WithLabelValues(ch, t.status).Inc()
+	m := t.metrics
+	for stage, v := range map[string]*float64{
+		"endpoint": m.EndpointMs, "stt": m.STTMs, "chat_first_token": m.ChatFirstTokenMs,
+		"first_sentence": m.FirstSentenceMs, "tts_first_byte": m.TTSFirstByteMs,
+		"first_audio": m.FirstAudioMs, "total": m.TotalMs,
+	} {
+		if v != nil {
+			e.metrics.stages.WithLabelValues(ch, stage).Observe(*v / 1000)
+		}
+	}
+}
+
+func trimmed(s string) string { return strings.TrimSpace(s) }
