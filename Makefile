@@ -6,7 +6,7 @@ BIN   := bin/aitutor
 # offline recognizer runs pocketsphinx_continuous per turn.
 TAGS  ?= $(shell pkg-config --exists pocketsphinx sphinxbase 2>/dev/null && echo pocketsphinx)
 
-.PHONY: run test bench build lint clean
+.PHONY: run test bench fuzz build lint clean
 
 ## run: start everything (local PostgreSQL when DATABASE_URL is unset, migrations, seed data,
 ## the server on :3001; offline speech engines when no OpenAI key is set)
@@ -16,6 +16,10 @@ run:
 ## test: start a throwaway PostgreSQL (unless TEST_DATABASE_URL is set) and run every test
 test:
 	@scripts/test.sh
+
+## fuzz: fuzz every decoder that takes outside bytes for FUZZTIME each (default 1m)
+fuzz:
+	@scripts/fuzz.sh
 
 ## bench: measure latency, overhead, capacity and memory; writes docs/BENCHMARKS.md
 bench:

@@ -4,6 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
+# What the tests need: installed here when we may (root with apt-get), as make run does;
+# otherwise stop with the one command to run.
+read -r -a need <<<"$(test_packages)"
+if [ ${#need[@]} -gt 0 ] && ! apt_install "${need[@]}"; then
+  echo "make test needs these packages; install them and run make test again." >&2
+  exit 1
+fi
+
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   tmp=$(mktemp -d /tmp/aitutor-test.XXXXXX)
   chmod 755 "$tmp"

@@ -27,6 +27,16 @@ func (s *Server) audio(c echo.Context) error {
 	return nil
 }
 
+// audioPath is the path of a stored clip from the server's root, "/api/audio/<id>". The
+// prototype answered paths ("/uploads/…"), and its frontend joins them to its
+// NEXT_PUBLIC_ROOT_URL, so ttsUrl and userAudioUrl stay paths; audioURL is the absolute form.
+func audioPath(id string) string {
+	if id == "" {
+		return ""
+	}
+	return "/api/audio/" + id
+}
+
 // audioURL is the absolute URL of a stored clip, from PUBLIC_URL or the request.
 func (s *Server) audioURL(c echo.Context, id string) string {
 	if id == "" {
@@ -36,5 +46,5 @@ func (s *Server) audioURL(c echo.Context, id string) string {
 	if base == "" {
 		base = c.Scheme() + "://" + c.Request().Host
 	}
-	return base + "/api/audio/" + id
+	return base + audioPath(id)
 }

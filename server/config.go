@@ -193,6 +193,8 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "") {
 			e.fail("ALLOWED_ORIGINS", fmt.Sprintf("%q is not an origin such as https://tutor.example.com", o))
+		} else if strings.Contains(u.Host, "*") {
+			e.fail("ALLOWED_ORIGINS", fmt.Sprintf("%q: patterns are not supported; list each origin", o))
 		}
 		c.AllowedOrigins = append(c.AllowedOrigins, o)
 	}

@@ -63,7 +63,7 @@ func (s *Server) getConversation(c echo.Context) error {
 	for i, m := range msgs {
 		out.Messages[i] = conversationMessage{
 			TurnID: m.TurnID, UserText: m.UserText, TutorText: m.TutorText, Status: m.Status,
-			UserAudioURL: audioPath(m.UserAudioID), TutorAudioURL: audioPath(m.TutorAudioID),
+			UserAudioURL: clipPath(m.UserAudioID), TutorAudioURL: clipPath(m.TutorAudioID),
 			Metrics: session.Metrics{
 				EndpointMs: m.EndpointMs, STTMs: m.STTMs, ChatFirstTokenMs: m.ChatFirstTokenMs,
 				FirstSentenceMs: m.FirstSentenceMs, TTSFirstByteMs: m.TTSFirstByteMs,
@@ -75,10 +75,10 @@ func (s *Server) getConversation(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// audioPath is the path of a stored clip, relative to the server ("" for none).
-func audioPath(id *string) string {
-	if id == nil || *id == "" {
+// clipPath is the path of a stored clip that a message may lack ("" for none).
+func clipPath(id *string) string {
+	if id == nil {
 		return ""
 	}
-	return "/api/audio/" + *id
+	return audioPath(*id)
 }

@@ -34,20 +34,23 @@ type fault struct {
 	failure  openaisim.Failure
 	code     string // the error code the client sees
 	status   int    // the REST status
+	// orTimeout: a dropped connection is retried, and the retries may reach the stage's time
+	// limit first on a loaded machine; either ending is right.
+	orTimeout bool
 }
 
 func faults() []fault {
 	var out []fault
 	for _, ep := range []string{openaisim.EndpointSTT, openaisim.EndpointChat, openaisim.EndpointSpeech} {
 		out = append(out,
-			fault{ep + " answers 500", ep, openaisim.Failure{Status: 500, Times: 100}, "provider_error", 502},
-			fault{ep + " hangs before its headers", ep, openaisim.Failure{Hang: true, Before: true, Times: 100}, "provider_timeout", 504},
-			fault{ep + " drops the connection", ep, openaisim.Failure{Drop: true, Times: 100}, "provider_error", 502},
+			fault{ep + " answers 500", ep, openaisim.Failure{Status: 500, Times: 100}, "provider_error", 502, true},
+			fault{ep + " hangs before its headers", ep, openaisim.Failure{Hang: true, Before: true, Times: 100}, "provider_timeout", 504, false},
+			fault{ep + " drops the connection", ep, openaisim.Failure{Drop: true, Times: 100}, "provider_error", 502, true},
 		)
 		if ep != openaisim.EndpointSTT { // a transcription is not streamed
 			out = append(out,
-				fault{ep + " hangs mid-stream", ep, openaisim.Failure{Hang: true, AfterTokens: 3, AfterBytes: 4800, Times: 100}, "provider_timeout", 504},
-				fault{ep + " breaks mid-stream", ep, openaisim.Failure{AfterTokens: 3, AfterBytes: 4800, Times: 100}, "provider_error", 502},
+				fault{ep + " hangs mid-stream", ep, openaisim.Failure{Hang: true, AfterTokens: 3, AfterBytes: 4800, Times: 100}, "provider_timeout", 504, false},
+				fault{ep + " breaks mid-stream", ep, openaisim.Failure{AfterTokens: 3, AfterBytes: 4800, Times: 100}, "provider_error", 502, false},
 			)
 		}
 	}
@@ -71,7 +74,7 @@ func TestProviderFaultsOnTheWebSocket(t *testing.T) {
 				t.Fatal(err)
 			}
 			last := evs[len(evs)-1]
-			if last.Type != "error" || last.Field("code") != f.code {
+			if last.Type != "error" || (last.Field("code") != f.code && !(f.orTimeout && last.Field("code") == "provider_timeout")) {
 				t.Fatalf("turn ended with %s (%s)", last.Raw, client.Types(evs))
 			}
 			if took := time.Since(start); took > turnBound {
@@ -103,7 +106,11 @@ func TestProviderFaultsOnUploadAndWait(t *testing.T) {
 			defer env.Sim.Fail(f.endpoint, openaisim.Failure{})
 			start := time.Now()
 			r := upload(t, env, tok, map[string]string{"membershipId": m.ID}, "a.wav", "audio/wav", speechWAV())
-			want(t, r, f.status, f.code)
+			if f.orTimeout && r.Status == 504 {
+				want(t, r, 504, "provider_timeout")
+			} else {
+				want(t, r, f.status, f.code)
+			}
 			if took := time.Since(start); took > turnBound {
 				t.Fatalf("the upload took %v to fail", took)
 			}

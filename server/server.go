@@ -130,13 +130,8 @@ func (s *Server) routes(web http.Handler) *echo.Echo {
 		ReferrerPolicy:        "same-origin",
 		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data:; media-src 'self' blob: data:; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
 	}))
-	if len(s.cfg.AllowedOrigins) > 0 {
-		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
-			AllowOrigins:  s.cfg.AllowedOrigins,
-			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "Idempotency-Key"},
-			ExposeHeaders: []string{echo.HeaderXRequestID, "Idempotent-Replayed"},
-			MaxAge:        600,
-		}))
+	if cors := s.cors(); cors != nil {
+		e.Use(cors)
 	}
 
 	// Operations: anyone (they reveal nothing about users). With METRICS_ADDR set, /metrics is

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,11 +20,14 @@ type initRequest struct {
 	Text         string `json:"text"`
 }
 
+// initResponse keeps the prototype's ttsUrl, a path (see audioPath); ttsAbsoluteUrl is for
+// clients that want the whole URL.
 type initResponse struct {
-	Text          string `json:"text"`
-	AssistantText string `json:"assistantText"`
-	TTSURL        string `json:"ttsUrl"`
-	MembershipID  string `json:"membershipId,omitempty"`
+	Text           string `json:"text"`
+	AssistantText  string `json:"assistantText"`
+	TTSURL         string `json:"ttsUrl"`
+	TTSAbsoluteURL string `json:"ttsAbsoluteUrl"`
+	MembershipID   string `json:"membershipId,omitempty"`
 }
 
 // tutorInit: POST /api/tutor/init {membershipId?, text?} — signed-in users: the tutor's
@@ -75,19 +79,48 @@ func (s *Server) tutorInit(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, initResponse{
-		Text: g.Text, AssistantText: g.Text, TTSURL: s.audioURL(c, g.AudioID), MembershipID: req.MembershipID,
+		Text: g.Text, AssistantText: g.Text, TTSURL: audioPath(g.AudioID), TTSAbsoluteURL: s.audioURL(c, g.AudioID),
+		MembershipID: req.MembershipID,
 	})
 }
 
+// chatResponse is the prototype's answer to an upload — ttsUrl and userAudioUrl as paths (see
+// audioPath), chatUses always a number — with the fields newer clients read beside it.
 type chatResponse struct {
-	UserText       string          `json:"userText"`
-	AssistantText  string          `json:"assistantText"`
-	TTSURL         string          `json:"ttsUrl"`
-	UserAudioURL   string          `json:"userAudioUrl"`
-	MembershipID   string          `json:"membershipId"`
-	ChatUses       *int            `json:"chatUses"`
-	ConversationID string          `json:"conversationId"`
-	Metrics        session.Metrics `json:"metrics"`
+	UserText             string          `json:"userText"`
+	AssistantText        string          `json:"assistantText"`
+	TTSURL               string          `json:"ttsUrl"`
+	UserAudioURL         string          `json:"userAudioUrl"`
+	TTSAbsoluteURL       string          `json:"ttsAbsoluteUrl"`
+	UserAudioAbsoluteURL string          `json:"userAudioAbsoluteUrl"`
+	MembershipID         string          `json:"membershipId"`
+	ChatUses             int             `json:"chatUses"`
+	RemainingChatUses    *int            `json:"remainingChatUses"` // null: unlimited
+	Unlimited            bool            `json:"unlimited"`
+	ConversationID       string          `json:"conversationId"`
+	Metrics              session.Metrics `json:"metrics"`
+}
+
+// unlimitedChatUses is chatUses for an unlimited membership. The prototype's frontend types
+// chatUses as a number, stores it as the membership's remaining uses and opens its "chat
+// expired" dialog when chatUses <= 0, which null, 0 and -1 all are. The largest 32-bit integer
+// is far more than any plan gives (maxUses) and still an int32 for typed clients, so every such
+// check reads "plenty left"; new clients read unlimited and remainingChatUses (null) instead.
+const unlimitedChatUses = math.MaxInt32
+
+func (s *Server) newChatResponse(c echo.Context, membershipID string, res session.ExchangeResult) chatResponse {
+	out := chatResponse{
+		UserText: res.UserText, AssistantText: res.AssistantText,
+		TTSURL: audioPath(res.TTSAudioID), UserAudioURL: audioPath(res.UserAudioID),
+		TTSAbsoluteURL: s.audioURL(c, res.TTSAudioID), UserAudioAbsoluteURL: s.audioURL(c, res.UserAudioID),
+		MembershipID: membershipID, RemainingChatUses: res.Remaining, Unlimited: res.Remaining == nil,
+		ConversationID: res.ConversationID, Metrics: res.Metrics,
+	}
+	out.ChatUses = unlimitedChatUses
+	if res.Remaining != nil {
+		out.ChatUses = *res.Remaining
+	}
+	return out
 }
 
 // tutorChat: POST /api/tutor/chat multipart (audio, membershipId[, conversationId]) —
@@ -131,12 +164,7 @@ func (s *Server) tutorChat(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, chatResponse{
-		UserText: res.UserText, AssistantText: res.AssistantText,
-		TTSURL: s.audioURL(c, res.TTSAudioID), UserAudioURL: s.audioURL(c, res.UserAudioID),
-		MembershipID: membershipID, ChatUses: res.Remaining, ConversationID: res.ConversationID,
-		Metrics: res.Metrics,
-	})
+	return c.JSON(http.StatusOK, s.newChatResponse(c, membershipID, res))
 }
 
 // canPay reports whether the user has a membership that can pay for a turn now.

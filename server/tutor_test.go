@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -52,14 +53,18 @@ func speechWAV() []byte {
 }
 
 type chatAnswer struct {
-	UserText       string          `json:"userText"`
-	AssistantText  string          `json:"assistantText"`
-	TTSURL         string          `json:"ttsUrl"`
-	UserAudioURL   string          `json:"userAudioUrl"`
-	MembershipID   string          `json:"membershipId"`
-	ChatUses       *int            `json:"chatUses"`
-	ConversationID string          `json:"conversationId"`
-	Metrics        session.Metrics `json:"metrics"`
+	UserText             string          `json:"userText"`
+	AssistantText        string          `json:"assistantText"`
+	TTSURL               string          `json:"ttsUrl"`
+	UserAudioURL         string          `json:"userAudioUrl"`
+	TTSAbsoluteURL       string          `json:"ttsAbsoluteUrl"`
+	UserAudioAbsoluteURL string          `json:"userAudioAbsoluteUrl"`
+	MembershipID         string          `json:"membershipId"`
+	ChatUses             *int            `json:"chatUses"`
+	RemainingChatUses    *int            `json:"remainingChatUses"`
+	Unlimited            bool            `json:"unlimited"`
+	ConversationID       string          `json:"conversationId"`
+	Metrics              session.Metrics `json:"metrics"`
 }
 
 func TestUploadAndWaitTurn(t *testing.T) {
@@ -72,17 +77,24 @@ func TestUploadAndWaitTurn(t *testing.T) {
 	want(t, r, 200)
 	var a chatAnswer
 	r.JSON(t, &a)
-	if a.UserText != openaisim.DefaultTranscript || !strings.Contains(a.AssistantText, "turn 1") || *a.ChatUses != 2 || a.MembershipID != m.ID {
+	if a.UserText != openaisim.DefaultTranscript || !strings.Contains(a.AssistantText, "turn 1") || *a.ChatUses != 2 ||
+		*a.RemainingChatUses != 2 || a.Unlimited || a.MembershipID != m.ID {
 		t.Fatalf("answer %s", r.Body)
 	}
+	// The URLs are paths from the server's root (as the prototype's were), and absolute.
+	for _, u := range [][2]string{{a.TTSURL, a.TTSAbsoluteURL}, {a.UserAudioURL, a.UserAudioAbsoluteURL}} {
+		if !strings.HasPrefix(u[0], "/api/audio/") || u[1] != env.URL+u[0] {
+			t.Fatalf("audio URLs %q and %q", u[0], u[1])
+		}
+	}
 	// The URLs work: the upload as sent, the reply as a 24 kHz WAV.
-	got, _ := http.Get(a.UserAudioURL)
+	got, _ := http.Get(a.UserAudioAbsoluteURL)
 	up, _ := io.ReadAll(got.Body)
 	got.Body.Close()
 	if got.StatusCode != 200 || !bytes.Equal(up, wav) || got.Header.Get("Content-Type") != "audio/wav" {
 		t.Fatalf("userAudioUrl: %d, %d bytes", got.StatusCode, len(up))
 	}
-	got, _ = http.Get(a.TTSURL)
+	got, _ = http.Get(env.URL + a.TTSURL)
 	reply, _ := io.ReadAll(got.Body)
 	got.Body.Close()
 	samples, rate, err := session.ParseWAV(reply)
@@ -178,16 +190,17 @@ func TestTutorInit(t *testing.T) {
 	_, tok, m := env.Learner("ann@example.com", intp(3))
 	_, bobTok, _ := env.Learner("bob@example.com", intp(3))
 	var g struct {
-		Text   string `json:"text"`
-		TTSURL string `json:"ttsUrl"`
+		Text           string `json:"text"`
+		TTSURL         string `json:"ttsUrl"`
+		TTSAbsoluteURL string `json:"ttsAbsoluteUrl"`
 	}
 	r := env.Do("POST", "/api/tutor/init", tok, map[string]string{"membershipId": m.ID})
 	want(t, r, 200)
 	r.JSON(t, &g)
-	if !strings.Contains(g.Text, "English tutor") || !strings.HasPrefix(g.TTSURL, env.URL+"/api/audio/") {
+	if !strings.Contains(g.Text, "English tutor") || !strings.HasPrefix(g.TTSURL, "/api/audio/") || g.TTSAbsoluteURL != env.URL+g.TTSURL {
 		t.Fatalf("init: %s", r.Body)
 	}
-	audio := env.Do("GET", strings.TrimPrefix(g.TTSURL, env.URL), "", nil)
+	audio := env.Do("GET", g.TTSURL, "", nil)
 	if audio.Status != 200 || audio.Header.Get("Content-Type") != "audio/wav" {
 		t.Fatalf("greeting audio %d", audio.Status)
 	}
@@ -208,4 +221,36 @@ func TestTutorInit(t *testing.T) {
 	want(t, env.Do("POST", "/api/tutor/init", tok, map[string]string{"membershipId": "x"}), 400)
 	want(t, env.Do("POST", "/api/tutor/init", tok, map[string]string{"text": strings.Repeat("a", 501)}), 400)
 	want(t, env.Do("POST", "/api/tutor/init", "", nil), 401)
+}
+
+// TestAudioURLsWithPublicURL: PUBLIC_URL is the base of the absolute audio URLs; ttsUrl and
+// userAudioUrl stay paths from the server's root, which clients join to where they reach it.
+func TestAudioURLsWithPublicURL(t *testing.T) {
+	t.Parallel()
+	const public = "https://tutor.example.com/school"
+	env := servertest.New(t, servertest.Options{Env: map[string]string{"PUBLIC_URL": public + "/"}})
+	_, tok, m := env.Learner("ann@example.com", nil)
+	r := upload(t, env, tok, map[string]string{"membershipId": m.ID}, "hello.wav", "audio/wav", speechWAV())
+	want(t, r, 200)
+	var a chatAnswer
+	r.JSON(t, &a)
+	if !strings.HasPrefix(a.TTSURL, "/api/audio/") || a.TTSAbsoluteURL != public+a.TTSURL ||
+		!strings.HasPrefix(a.UserAudioURL, "/api/audio/") || a.UserAudioAbsoluteURL != public+a.UserAudioURL {
+		t.Fatalf("audio URLs: %s", r.Body)
+	}
+	// An unlimited membership: a positive chatUses for the prototype's "<= 0" check, and the
+	// truth beside it.
+	if a.ChatUses == nil || *a.ChatUses != math.MaxInt32 || a.RemainingChatUses != nil || !a.Unlimited {
+		t.Fatalf("unlimited membership: %s", r.Body)
+	}
+	var g struct {
+		TTSURL         string `json:"ttsUrl"`
+		TTSAbsoluteURL string `json:"ttsAbsoluteUrl"`
+	}
+	r = env.Do("POST", "/api/tutor/init", tok, nil)
+	want(t, r, 200)
+	r.JSON(t, &g)
+	if !strings.HasPrefix(g.TTSURL, "/api/audio/") || g.TTSAbsoluteURL != public+g.TTSURL {
+		t.Fatalf("init: %s", r.Body)
+	}
 }

@@ -347,7 +347,7 @@ func TestBargeIn(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		msgs, _ = env.Store.Messages(ctx, reqsConversation(t, env, m.ID))
-		if len(msgs) == 2 {
+		if len(msgs) == 2 && msgs[0].TutorText == heard { // the truncation is written after the turn
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -161,7 +161,7 @@ func (e *env) spokenTurn(ctx context.Context, c *client.Client) (time.Duration, 
 	}
 }
 
-// uploadTurn runs POST /api/tutor/chat with the utterance and fetches ttsUrl; it returns the
+// uploadTurn runs POST /api/tutor/chat with the utterance and fetches ttsAbsoluteUrl; it returns the
 // time from the start of the upload to the first byte of the reply audio.
 func (e *env) uploadTurn(ctx context.Context, l learner, wav []byte) (time.Duration, error) {
 	var body bytes.Buffer
@@ -180,7 +180,7 @@ func (e *env) uploadTurn(ctx context.Context, l learner, wav []byte) (time.Durat
 	}
 	defer resp.Body.Close()
 	var out struct {
-		TTSURL string `json:"ttsUrl"`
+		TTSURL string `json:"ttsAbsoluteUrl"`
 	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)

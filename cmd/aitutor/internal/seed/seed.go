@@ -40,12 +40,14 @@ func intp(n int) *int { return &n }
 // limited membership and an admin. Running it again changes nothing that exists.
 func Seed(ctx context.Context, st *store.Store, dev bool, pw Passwords) (Result, error) {
 	var res Result
+	// Prices in won: KRW has no minor unit, so a price is a number of won, which is also what
+	// the prototype's frontend prints (₩ and the number); our UI formats by the currency.
 	plans := []store.NewPlan{
-		{Name: "Starter", Description: "30 spoken conversations a month.", DurationDays: 30, ChatUses: intp(30), Target: store.B2C, Price: 999},
-		{Name: "Unlimited", Description: "Talk as much as you like for a month.", DurationDays: 30, Target: store.B2C, Price: 2999},
-		{Name: "Trial", Description: "Five conversations to try the tutor.", DurationDays: 7, ChatUses: intp(5), Target: store.B2C, Price: 0},
-		{Name: "Team", Description: "200 conversations a month for a company's learners.", DurationDays: 30, ChatUses: intp(200), Target: store.B2B, Price: 19900},
-		{Name: "Team Unlimited", Description: "Unlimited conversations for a company's learners.", DurationDays: 365, Target: store.B2B, Price: 149900},
+		{Name: "Starter", Description: "30 spoken conversations a month.", DurationDays: 30, ChatUses: intp(30), Target: store.B2C, Price: 9900, Currency: "KRW"},
+		{Name: "Unlimited", Description: "Talk as much as you like for a month.", DurationDays: 30, Target: store.B2C, Price: 29000, Currency: "KRW"},
+		{Name: "Trial", Description: "Five conversations to try the tutor.", DurationDays: 7, ChatUses: intp(5), Target: store.B2C, Price: 0, Currency: "KRW"},
+		{Name: "Team", Description: "200 conversations a month for a company's learners.", DurationDays: 30, ChatUses: intp(200), Target: store.B2B, Price: 199000, Currency: "KRW"},
+		{Name: "Team Unlimited", Description: "Unlimited conversations for a company's learners.", DurationDays: 365, Target: store.B2B, Price: 1490000, Currency: "KRW"},
 	}
 	for _, p := range plans {
 		plan, err := st.EnsurePlan(ctx, p)
