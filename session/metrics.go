@@ -48,3 +48,19 @@ func newTutorMetrics(reg prometheus.Registerer) *tutorMetrics {
 	reg.MustRegister(m.stages, m.turns, m.settlements, m.falseInterruptions, m.sessions, m.closes, m.frames)
 	return m
 }
+
+// observe exports the turn's latencies and outcome.
+func (e *Tutor) observe(t *turn) {
+	ch := t.channel()
+	e.metrics.turns.WithLabelValues(ch, t.status).Inc()
+	m := t.metrics
+	for stage, v := range map[string]*float64{
+		"endpoint": m.EndpointMs, "stt": m.STTMs, "chat_first_token": m.ChatFirstTokenMs,
+		"first_sentence": m.FirstSentenceMs, "tts_first_byte": m.TTSFirstByteMs,
+		"first_audio": m.FirstAudioMs, "total": m.TotalMs,
+	} {
+		if v != nil {
+			e.metrics.stages.WithLabelValues(ch, stage).Observe(*v / 1000)
+		}
+	}
+}
