@@ -26,6 +26,7 @@ import (
 // charged and answering, and starts it again: the reconciler refunds what the crash left
 // unsettled, learners continue their conversations, and /metrics is served on METRICS_ADDR only.
 func TestKilledMidTurn(t *testing.T) {
+	noLeaks(t)
 	bin := buildServer(t)
 	dbURL := storetest.NewDatabase(t)
 	st, err := store.Open(context.Background(), dbURL)

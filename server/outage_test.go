@@ -24,6 +24,7 @@ import (
 // retryable error event, a turn that was answering when the database went away is settled once
 // it is back, and the same session goes on.
 func TestDatabaseOutage(t *testing.T) {
+	noLeaks(t)
 	pg := startPrivatePostgres(t)
 	st, err := store.Open(context.Background(), pg.url)
 	if err != nil {
