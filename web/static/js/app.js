@@ -24,6 +24,7 @@ const routes = [
   { path: '/', title: 'Home', page: homePage, nav: 'home' },
   { path: '/plans', title: 'Plans', page: plansPage, nav: 'plans' },
   { path: '/tutor/:membershipId', title: 'Tutor', page: tutorPage, nav: 'home' },
+  { path: '/tutor/:membershipId/:conversationId', title: 'Tutor', page: tutorPage, nav: 'home' },
   { path: '/admin', redirect: '/admin/plans' },
   { path: '/admin/plans', title: 'Admin · Plans', page: adminPlansPage, admin: true, nav: 'admin' },
   { path: '/admin/users', title: 'Admin · Users', page: adminUsersPage, admin: true, nav: 'admin' },
