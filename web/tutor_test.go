@@ -59,7 +59,13 @@ func TestBargeIn(t *testing.T) {
 	if audio := debugJSON[audioStats](b, "probes.audio"); audio.Stops == 0 {
 		t.Errorf("no audio source was stopped: %+v", audio)
 	}
-	b.waitText(fmt.Sprintf(`.bubble-tutor[data-turn-id=%q]`, turn), "interrupted after", 5*time.Second)
+	// The note says whether the interrupted reply was charged: only when its first sentence
+	// had been heard.
+	note := "interrupted after"
+	if cancelled[0].Refunded {
+		note = "stopped before you heard it — not charged"
+	}
+	b.waitText(fmt.Sprintf(`.bubble-tutor[data-turn-id=%q]`, turn), note, 5*time.Second)
 	if env.Sim.Cancelled() == 0 {
 		t.Error("the simulator saw no cancelled chat or speech stream")
 	}

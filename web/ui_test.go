@@ -30,9 +30,18 @@ type debugEvent struct {
 	Heard  map[string]int `json:"heard"`
 	Level  string         `json:"level"`
 	Topic  string         `json:"topic"`
+	Text   string         `json:"text"`
 	// session.created
 	ConversationID    string `json:"conversationId"`
+	Resumed           bool   `json:"resumed"`
+	Turns             int    `json:"turns"`
 	RemainingChatUses *int   `json:"remainingChatUses"`
+	// response.cancelled
+	Refunded bool `json:"refunded"`
+	// response.resumed
+	OffsetMs int `json:"offsetMs"`
+	// connection
+	State string `json:"state"`
 }
 
 type audioStats struct {
@@ -302,6 +311,9 @@ func TestLearnerAndAdmin(t *testing.T) {
 		a.click(`tr[data-email="ada@example.com"] a`)
 		a.waitText("#admin-usage", "Charges", 10*time.Second)
 		a.waitJS("the two charges of the first subtest", `document.querySelectorAll("#admin-usage tbody tr").length === 2`, 5*time.Second)
+		// The ledger in words, not raw reasons.
+		a.waitText("#admin-usage", "Typed conversation turn: “Can we talk about cooking?”", time.Second)
+		a.waitText("#admin-usage", "Spoken conversation turn", time.Second)
 		a.waitText("#admin-user-memberships", "Conversation 20", time.Second)
 		a.do("choose the plan", chromedp.SetValue(chromedp.CSS("#assign-plan"), created.ID))
 		a.click(`#assign-form button[type="submit"]`)
@@ -326,6 +338,11 @@ func TestLearnerAndAdmin(t *testing.T) {
 		a.waitVisible("#chart-latency canvas")
 		if got := a.text("#metrics-totals .stat .value"); got != "2" {
 			t.Errorf("metrics: %q turns, want 2", got)
+		}
+		for stat, want := range map[string]string{"answered": "2", "interrupted": "0", "refunded": "0"} {
+			if got := a.text(fmt.Sprintf(`#metrics-totals [data-stat=%q] .value`, stat)); got != want {
+				t.Errorf("metrics: %s %q, want %s", stat, got, want)
+			}
 		}
 		a.screenshots("admin-metrics")
 	})

@@ -12,6 +12,7 @@ import { signinPage, signupPage } from './pages/signin.js';
 import { homePage } from './pages/home.js';
 import { plansPage } from './pages/plans.js';
 import { tutorPage } from './pages/tutor.js';
+import { conversationPage } from './pages/conversation.js';
 import { adminPlansPage } from './pages/admin-plans.js';
 import { adminUsersPage, adminUserPage } from './pages/admin-users.js';
 import { adminMetricsPage } from './pages/admin-metrics.js';
@@ -24,6 +25,8 @@ const routes = [
   { path: '/', title: 'Home', page: homePage, nav: 'home' },
   { path: '/plans', title: 'Plans', page: plansPage, nav: 'plans' },
   { path: '/tutor/:membershipId', title: 'Tutor', page: tutorPage, nav: 'home' },
+  { path: '/tutor/:membershipId/:conversationId', title: 'Tutor', page: tutorPage, nav: 'home' },
+  { path: '/conversations/:conversationId', title: 'Conversation', page: conversationPage, nav: 'home' },
   { path: '/admin', redirect: '/admin/plans' },
   { path: '/admin/plans', title: 'Admin · Plans', page: adminPlansPage, admin: true, nav: 'admin' },
   { path: '/admin/users', title: 'Admin · Users', page: adminUsersPage, admin: true, nav: 'admin' },

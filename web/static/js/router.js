@@ -1,5 +1,5 @@
-// Hash routes: "#/plans", "#/tutor/<membershipId>", "#/admin/users/<id>". Patterns use
-// ":name" segments for parameters.
+// Hash routes: "#/plans", "#/tutor/<membershipId>/<conversationId>", "#/admin/users/<id>".
+// Patterns use ":name" segments for parameters.
 
 export class Router {
   /**

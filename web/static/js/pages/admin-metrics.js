@@ -1,6 +1,7 @@
-// Admin · Metrics: chat turns per day (done, cancelled, failed) and the first-audio latency
-// (p50 and p95: from the end of the learner's speech to the first reply audio) from
-// GET /api/admin/metrics/turns.
+// Admin · Metrics: chat turns per day and how they were settled (answered: paid; interrupted:
+// cut after the learner heard the first sentence, paid; refunded: stopped before that, or
+// failed) and the first-audio latency (p50 and p95: from the end of the learner's speech to the
+// first reply audio) from GET /api/admin/metrics/turns.
 
 import { dayChart } from '../charts.js';
 import { h, replace } from '../dom.js';
@@ -29,10 +30,8 @@ export async function adminMetricsPage({ root, api, signal }) {
   async function load() {
     const rows = await api.get(`/admin/metrics/turns?days=${days}`, { signal });
     clearCharts();
-    const totals = rows.reduce(
-      (t, r) => ({ turns: t.turns + r.turns, cancelled: t.cancelled + r.cancelled, failed: t.failed + r.failed }),
-      { turns: 0, cancelled: 0, failed: 0 },
-    );
+    const sum = (f) => rows.reduce((n, r) => n + (r[f] ?? 0), 0);
+    const totals = { turns: sum('turns'), answered: sum('answered'), interrupted: sum('interrupted'), refunded: sum('refunded'), failed: sum('failed') };
     const p50s = rows.map((r) => r.firstAudioP50).filter((v) => v != null);
     const latest = rows.at(-1);
     const stats = h(
@@ -40,12 +39,14 @@ export async function adminMetricsPage({ root, api, signal }) {
       { class: 'stats', id: 'metrics-totals' },
       [
         ['Turns', totals.turns],
-        ['Cancelled', totals.cancelled],
+        ['Answered', totals.answered],
+        ['Interrupted', totals.interrupted],
+        ['Refunded', totals.refunded],
         ['Failed', totals.failed],
         ['Latest p50', latest ? ms(latest.firstAudioP50) : '—'],
         ['Latest p95', latest ? ms(latest.firstAudioP95) : '—'],
         ['Best day p50', p50s.length ? ms(Math.min(...p50s)) : '—'],
-      ].map(([label, value]) => h('div', { class: 'stat' }, h('span', { class: 'value' }, String(value)), h('span', { class: 'label' }, label))),
+      ].map(([label, value]) => h('div', { class: 'stat', dataset: { stat: label.toLowerCase().replace(/\s+/g, '-') } }, h('span', { class: 'value' }, String(value)), h('span', { class: 'label' }, label))),
     );
     if (rows.length === 0) {
       replace(body, stats, h('p', { class: 'muted', id: 'metrics-empty' }, `No conversation turns in the last ${days} days.`));
@@ -61,7 +62,13 @@ export async function adminMetricsPage({ root, api, signal }) {
     replace(
       body,
       stats,
-      h('section', { class: 'card section', 'aria-labelledby': 'turns-h' }, h('h2', { id: 'turns-h' }, 'Chat turns per day'), turnsEl),
+      h(
+        'section',
+        { class: 'card section', 'aria-labelledby': 'turns-h' },
+        h('h2', { id: 'turns-h' }, 'Chat turns per day'),
+        h('p', { class: 'chart-legend-note' }, 'Answered: the learner heard the answer (paid). Interrupted: cut after its first sentence was heard (paid). Refunded: stopped before that, or the tutor failed (the chat use was given back).'),
+        turnsEl,
+      ),
       h(
         'section',
         { class: 'card section', 'aria-labelledby': 'latency-h' },
@@ -75,11 +82,13 @@ export async function adminMetricsPage({ root, api, signal }) {
         h('h2', { id: 'table-h' }, 'By day'),
         table(
           'Turns and first-audio latency by day',
-          ['Day (UTC)', { label: 'Turns', class: 'num' }, { label: 'Cancelled', class: 'num' }, { label: 'Failed', class: 'num' }, { label: 'p50', class: 'num' }, { label: 'p95', class: 'num' }, { label: 'Avg STT', class: 'num' }, { label: 'Avg 1st token', class: 'num' }, { label: 'Avg TTS 1st byte', class: 'num' }],
+          ['Day (UTC)', { label: 'Turns', class: 'num' }, { label: 'Answered', class: 'num' }, { label: 'Interrupted', class: 'num' }, { label: 'Refunded', class: 'num' }, { label: 'Failed', class: 'num' }, { label: 'p50', class: 'num' }, { label: 'p95', class: 'num' }, { label: 'Avg STT', class: 'num' }, { label: 'Avg 1st token', class: 'num' }, { label: 'Avg TTS 1st byte', class: 'num' }],
           [...rows].reverse().map((r) => [
             new Date(r.day).toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' }),
             num(r.turns),
-            num(r.cancelled),
+            num(r.answered ?? 0),
+            num(r.interrupted ?? 0),
+            num(r.refunded ?? 0),
             num(r.failed),
             num(ms(r.firstAudioP50)),
             num(ms(r.firstAudioP95)),
@@ -96,10 +105,11 @@ export async function adminMetricsPage({ root, api, signal }) {
         days: axis,
         integer: true,
         series: [
-          // Days without turns, cancellations or failures draw nothing rather than a line along zero.
+          // Days without turns, interruptions or refunds draw nothing rather than a line along zero.
           { label: 'Turns', color: 'var(--chart-1)', values: col((r) => r.turns || null, null), bars: true },
-          { label: 'Cancelled', color: 'var(--chart-2)', values: col((r) => r.cancelled || null, null), spanGaps: false },
-          { label: 'Failed', color: 'var(--chart-3)', values: col((r) => r.failed || null, null), spanGaps: false },
+          { label: 'Answered', color: 'var(--chart-4)', values: col((r) => r.answered || null, null), spanGaps: false },
+          { label: 'Interrupted', color: 'var(--chart-2)', values: col((r) => r.interrupted || null, null), spanGaps: false },
+          { label: 'Refunded', color: 'var(--chart-3)', values: col((r) => r.refunded || null, null), spanGaps: false },
         ],
       }),
       dayChart(latencyEl, {

@@ -203,6 +203,7 @@ export async function adminUserPage({ root, api, params, signal }) {
         ['Charges', s.charges],
         ['Refunds', s.refunds],
         ['Net chats', s.net],
+        ['Answered', s.answered ?? 0],
       ].map(([label, value]) => h('div', { class: 'stat' }, h('span', { class: 'value' }, String(value)), h('span', { class: 'label' }, label))),
     );
     if (!use.ledger.length) {
@@ -214,14 +215,14 @@ export async function adminUserPage({ root, api, params, signal }) {
       stats,
       table(
         'Usage ledger, newest first',
-        ['When', 'Plan', 'Kind', { label: 'Change', class: 'num' }, { label: 'Left after', class: 'num' }, 'Reason'],
+        ['When', 'Plan', 'Kind', { label: 'Change', class: 'num' }, { label: 'Left after', class: 'num' }, 'What for'],
         use.ledger.map((e) => [
           formatDateTime(e.createdAt),
           e.planName,
           e.kind === 'refund' ? h('span', { class: 'badge badge-active' }, 'Refund') : h('span', { class: 'badge' }, 'Charge'),
-          num(e.delta > 0 ? `+${e.delta}` : e.delta),
+          num(e.delta > 0 ? `+${e.delta}` : `−${Math.abs(e.delta)}`),
           num(e.remainingAfter ?? '∞'),
-          h('span', { class: 'small' }, e.reason),
+          h('span', { class: 'small', title: e.reason }, e.description ?? e.reason),
         ]),
       ),
     );

@@ -4,27 +4,35 @@
 // the learner's turns (hands-free) or the learner holds a key (push-to-talk). The tutor's reply
 // arrives as text deltas and PCM frames that play gap-free; when the learner starts speaking
 // over it, its audio stops at once and the server is told how much was heard.
+//
+// The page belongs to one conversation (#/tutor/<membershipId>/<conversationId>, written into
+// the address once the server names it): a reload shows its earlier turns and continues it, and
+// so does every reconnect after a network drop or a server restart. Messages typed while the
+// connection is down wait and are sent once it is back.
 
 import { ApiError } from '../api.js';
 import { h, replace } from '../dom.js';
-import { ms, plural, statusLabel } from '../format.js';
+import { formatDateTime, ms, plural, statusLabel } from '../format.js';
 import { announce, errorText, openDialog } from '../ui.js';
 import { CAPTURE_RATE, MicError, startCapture } from '../tutor/capture.js';
+import { loadClip } from '../tutor/clips.js';
 import * as debug from '../tutor/debug.js';
 import { EchoGuard } from '../tutor/echoguard.js';
 import { LevelMeter } from '../tutor/meter.js';
 import { Player, pcmFromBytes } from '../tutor/playback.js';
 import { TutorClient } from '../tutor/protocol.js';
-import { Transcript } from '../tutor/transcript.js';
-import { parseWav } from '../tutor/wav.js';
+import { NOTES, statusNote, Transcript } from '../tutor/transcript.js';
 
 const PREFS = 'aitutor.tutor';
+const DRAFT = 'aitutor.unsent'; // a message that waited for the connection when the page was left
 const LEVELS = [
   ['beginner', 'Beginner'],
   ['intermediate', 'Intermediate'],
   ['advanced', 'Advanced'],
 ];
 const MAX_PCM_BUBBLES = 20; // tutor bubbles whose audio stays in memory for replay
+const MAX_TEXT = 2000; // characters of a text.input
+const BILLING = 'A chat is charged only for an answer whose first sentence you heard: stop or interrupt the tutor before that and it is not charged.';
 
 // Why a membership cannot be used, for the modal.
 const BLOCKED = {
@@ -52,6 +60,27 @@ const BLOCKING_ERRORS = {
   membership_not_found: 'missing',
 };
 
+/** keepDraft remembers an unsent message for this membership's tutor page (sessionStorage). */
+function keepDraft(membershipId, text) {
+  try {
+    sessionStorage.setItem(DRAFT, JSON.stringify({ membershipId, text }));
+  } catch {
+    // not kept
+  }
+}
+
+/** takeDraft returns (and forgets) the unsent message kept for this membership, if any. */
+function takeDraft(membershipId) {
+  try {
+    const d = JSON.parse(sessionStorage.getItem(DRAFT) ?? 'null');
+    if (d?.membershipId !== membershipId || !d.text) return null;
+    sessionStorage.removeItem(DRAFT);
+    return d.text;
+  } catch {
+    return null;
+  }
+}
+
 function loadPrefs() {
   try {
     return { mode: 'server', level: 'intermediate', topic: '', ...JSON.parse(localStorage.getItem(PREFS) ?? '{}') };
@@ -60,7 +89,7 @@ function loadPrefs() {
   }
 }
 
-export async function tutorPage({ root, params, session, signal }) {
+export async function tutorPage({ root, params, api, session, navigate, signal }) {
   debug.reset();
   const prefs = loadPrefs();
   const savePrefs = () => {
@@ -78,13 +107,18 @@ export async function tutorPage({ root, params, session, signal }) {
   const banner = h('div', { id: 'tutor-banner' });
   // Enabled once the membership is checked and the page is wired (updateControls).
   const startButton = h('button', { type: 'button', class: 'primary big', id: 'start', disabled: true }, 'Start conversation');
+  const startHeading = h('h2', { id: 'start-h' }, 'Ready when you are');
+  const startText = h('p', {}, 'Press start, allow the microphone, and say hello. The tutor answers out loud, so turn your sound on.');
+  const newLink = h('p', { class: 'small', hidden: true }, h('a', { href: `#/tutor/${params.membershipId}`, id: 'new-conversation' }, 'Start a new conversation instead'));
   const startPanel = h(
     'section',
     { class: 'card start-panel', id: 'start-panel', 'aria-labelledby': 'start-h' },
-    h('h2', { id: 'start-h' }, 'Ready when you are'),
-    h('p', {}, 'Press start, allow the microphone, and say hello. The tutor answers out loud, so turn your sound on.'),
+    startHeading,
+    startText,
     startButton,
+    newLink,
     h('p', { class: 'small muted' }, 'Headphones help: the tutor will not hear itself, and you can interrupt it any time by speaking.'),
+    h('p', { class: 'small muted', id: 'billing-rule' }, BILLING),
   );
   const transcriptEl = h('div', { class: 'transcript', id: 'transcript', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation transcript', tabindex: '0' });
   const messageInput = h('input', { type: 'text', id: 'message', name: 'message', autocomplete: 'off', maxlength: 2000, placeholder: 'Type a message instead of speaking…' });
@@ -169,8 +203,10 @@ export async function tutorPage({ root, params, session, signal }) {
   let pttHeld = false;
   let responding = null; // turnId of the reply being produced (response.started … done/cancelled)
   let speaking = false; // the server heard the learner start speaking and not yet stop
-  let everOpened = false;
   let remaining;
+  let conversationId = params.conversationId ?? null;
+  let outbox = null; // {text, bubble}: typed while not connected, sent once connected
+  let unechoed = null; // {text, bubble}: sent as text.input, not yet answered by transcript.user
   let replayCount = 0;
   let leaving = false;
   const frames = { sent: 0, silenced: 0, held: 0 };
@@ -182,7 +218,7 @@ export async function tutorPage({ root, params, session, signal }) {
   debug.probe('frames', () => ({ ...frames }));
   debug.probe('audio', () => (player ? { ...player.stats, playing: player.playing, contextState: audioCtx.state, contextTime: audioCtx.currentTime } : null));
   debug.probe('guard', () => ({ ...guard.stats, coupling: guard.coupling }));
-  debug.probe('state', () => ({ connection: client?.state ?? 'idle', mic: micState, mode: prefs.mode, remaining, blocked, responding, muted, pttHeld }));
+  debug.probe('state', () => ({ connection: client?.state ?? 'idle', mic: micState, mode: prefs.mode, remaining, blocked, responding, muted, pttHeld, conversationId, outbox: outbox?.text ?? null }));
 
   // ---- Membership ----
   const showRemaining = (n) => {
@@ -201,6 +237,10 @@ export async function tutorPage({ root, params, session, signal }) {
     pttHeld = false;
     client?.finish(BLOCKED[why].title);
     client?.close();
+    if (outbox) {
+      outbox.bubble.setNote(`not sent: ${BLOCKED[why].title.toLowerCase()}`);
+      outbox = null;
+    }
     stopMic();
     updateControls();
     if (afterReply && player?.playing) dialogAfterReply = true;
@@ -235,14 +275,59 @@ export async function tutorPage({ root, params, session, signal }) {
     return m.status === 'active' ? null : m.status;
   };
 
+  /** showInAddress puts the conversation into the page's address, so that a reload continues it. */
+  const showInAddress = () => {
+    const want = `#/tutor/${params.membershipId}${conversationId ? `/${conversationId}` : ''}`;
+    if (!leaving && window.location.hash !== want) window.history.replaceState(window.history.state, '', want);
+  };
+
+  /**
+   * loadHistory shows the earlier turns of the conversation in the address. It returns false
+   * when the page moved to the conversation's own membership.
+   */
+  const loadHistory = async () => {
+    if (!conversationId) return true;
+    try {
+      const conv = await api.get(`/conversations/${encodeURIComponent(conversationId)}`, { signal });
+      if (conv.membershipId !== params.membershipId) {
+        navigate(`/tutor/${conv.membershipId}/${conv.id}`, { replace: true });
+        return false;
+      }
+      if (conv.messages.length) {
+        transcript.system(`Earlier in this conversation, from ${formatDateTime(conv.createdAt)}:`);
+        transcript.history(conv.messages);
+      }
+      debug.log('history', { conversationId, turns: conv.messages.length });
+      startHeading.textContent = 'Continue this conversation';
+      startText.textContent = conv.messages.length
+        ? `Press continue and pick up where you left off: the tutor remembers the ${plural(conv.messages.length, 'earlier turn')}.`
+        : 'Press continue, allow the microphone, and say hello.';
+      startButton.textContent = 'Continue conversation';
+      newLink.hidden = false;
+    } catch (err) {
+      if (err.name === 'AbortError' || err.status === 401) throw err;
+      if (err.status === 404 || err.status === 400) {
+        conversationId = null;
+        showInAddress();
+        transcript.system('That conversation was not found, so a new one starts.');
+      } else {
+        // Not shown, but not lost: the tutor still gets the earlier turns on Start.
+        transcript.system(`The earlier turns could not be shown (${errorText(err)}). The conversation still continues when you press continue.`, { kind: 'error' });
+        startButton.textContent = 'Continue conversation';
+      }
+    }
+    return true;
+  };
+
   try {
     const why = await checkMembership();
     if (why) {
       title.textContent = membership ? membership.plan.name : 'Conversation';
-      block(why);
     } else {
       title.textContent = membership.plan.name;
     }
+    if (!(await loadHistory())) return undefined;
+    if (why) block(why);
   } catch (err) {
     if (err.name === 'AbortError' || err.status === 401) return undefined;
     throw err;
@@ -255,7 +340,7 @@ export async function tutorPage({ root, params, session, signal }) {
     const off = blocked != null;
     startButton.disabled = off || started;
     messageInput.disabled = off;
-    sendButton.disabled = off || !client?.open;
+    sendButton.disabled = off; // while not connected, messages wait and go once connected
     for (const input of Object.values(modeInputs)) input.disabled = off;
     const manual = prefs.mode === 'manual';
     pttButton.hidden = !manual;
@@ -306,7 +391,7 @@ export async function tutorPage({ root, params, session, signal }) {
   };
 
   const onState = (state, info) => {
-    debug.log('connection', { state, code: info.code, attempt: info.attempt });
+    debug.log('connection', { state, closeCode: info.code, attempt: info.attempt, resumed: info.resumed, reconnected: info.reconnected, restarting: info.restarting });
     clearInterval(countdown);
     switch (state) {
       case 'connecting':
@@ -315,27 +400,30 @@ export async function tutorPage({ root, params, session, signal }) {
       case 'open':
         setConn('open', 'Connected');
         banner.replaceChildren();
-        if (everOpened) {
-          transcript.system('Reconnected. The tutor starts a fresh session; your earlier messages stay on screen.');
-          announce('Reconnected to the tutor.');
+        if (info.reconnected) {
+          transcript.system(info.resumed ? 'Reconnected. The conversation continues where it left off.' : 'Reconnected. The earlier conversation could not be continued, so a new one starts.', { kind: 'reconnected' });
+          announce('Reconnected to the tutor. The conversation continues.');
+          reconcile();
+        } else if (info.resumed) {
+          transcript.system(`Connected. The conversation continues${info.turns ? `: the tutor remembers ${plural(info.turns, 'earlier turn')}` : ''}.`, { kind: 'reconnected' });
         }
-        everOpened = true;
         break;
       case 'waiting': {
-        setConn('waiting', 'Connection lost');
+        setConn('waiting', 'Reconnecting…');
+        const why = info.restarting ? 'The tutor’s server is restarting, so the connection to the tutor was lost for a moment.' : 'The connection to the tutor was lost.';
         const render = () => {
           const s = Math.max(0, Math.ceil((info.retryAt - Date.now()) / 1000));
-          showBanner('warn', `The connection to the tutor was lost. Reconnecting in ${plural(s, 'second')}…`, { label: 'Retry now', run: () => client.retryNow() });
+          showBanner('warn', `${why} Reconnecting in ${plural(s, 'second')}… The conversation continues once connected, and messages you type now are sent then.`, { label: 'Retry now', run: () => client.retryNow() });
         };
         render();
         countdown = setInterval(render, 1000);
-        announce('The connection to the tutor was lost. Reconnecting.');
+        announce(`${why} Reconnecting.`);
         break;
       }
       case 'closed':
         setConn('closed', 'Not connected');
         if (blocked || leaving || info.reason === 'closed' || info.reason === 'stopped') break;
-        showBanner('error', info.final ? `${info.reason} Press resume to continue.` : `${info.reason} Check your connection, then retry.`, {
+        showBanner('error', info.final ? `${info.reason} Press resume to continue this conversation.` : `${info.reason} Check your connection, then retry.`, {
           label: info.final ? 'Resume' : 'Retry',
           run: () => client.retryNow(),
         });
@@ -343,8 +431,18 @@ export async function tutorPage({ root, params, session, signal }) {
       default:
     }
     if (state !== 'open') {
+      if (responding) {
+        // The reply was cut off with the connection; reconcile() reads how it ended.
+        const b = transcript.tutor(responding);
+        b.setPending(false);
+        b.lost = true;
+        b.setNote('cut off when the connection dropped');
+        if (!b.text) b.setText('…');
+      }
       responding = null;
       speaking = false;
+      requeue();
+      transcript.userDropped(); // speech that was not transcribed
     }
     updateControls();
   };
@@ -352,19 +450,58 @@ export async function tutorPage({ root, params, session, signal }) {
   const beforeReconnect = async (info) => {
     if (info.opened) return true;
     // The upgrade was refused or the server is unreachable: the browser does not say which, so
-    // ask the REST API about the membership.
+    // ask the REST API about the membership, and then about the conversation.
     try {
       const why = await checkMembership();
       if (why) {
         block(why);
         return false;
       }
-      return true;
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return false; // signed out
-      return true;
+      return true; // the server is unreachable: keep trying
     }
+    if (client?.conversationId) {
+      try {
+        await api.get(`/conversations/${encodeURIComponent(client.conversationId)}`, { signal });
+      } catch (err) {
+        if (err.status === 404) {
+          client.forgetConversation();
+          conversationId = null;
+          showInAddress();
+        }
+      }
+    }
+    return true;
   };
+
+  /**
+   * reconcile reads from the server how the replies cut off by a lost connection ended
+   * (charged or not) and what of them was heard.
+   */
+  async function reconcile() {
+    const lost = [...transcript.turns.values()].filter((b) => b.lost);
+    if (!lost.length || !conversationId) return;
+    try {
+      const conv = await api.get(`/conversations/${encodeURIComponent(conversationId)}`, { signal });
+      for (const m of conv.messages) {
+        const b = transcript.turns.get(m.turnId);
+        if (!b?.lost) continue;
+        b.lost = false;
+        if (m.tutorText) b.setText(m.tutorText);
+        const note = statusNote(m);
+        if (note) b.setNote(note);
+        else b.clearNote();
+        if (m.tutorAudioUrl) {
+          b.audioUrl = m.tutorAudioUrl;
+          b.enableReplay();
+        }
+        if (m.userAudioUrl) attachUserAudio(m.turnId, m.userAudioUrl);
+      }
+    } catch {
+      // the notes stay as they are
+    }
+  }
 
   // ---- Events from the server ----
   const onEvent = (msg) => {
@@ -373,6 +510,10 @@ export async function tutorPage({ root, params, session, signal }) {
       case 'session.created':
         showRemaining(msg.remainingChatUses);
         if (player && msg.outputSampleRate) player.sampleRate = msg.outputSampleRate;
+        if (msg.conversationId) {
+          conversationId = msg.conversationId;
+          showInAddress();
+        }
         client.send({
           type: 'session.update',
           inputSampleRate: CAPTURE_RATE,
@@ -380,6 +521,7 @@ export async function tutorPage({ root, params, session, signal }) {
           topic: prefs.topic,
           turnDetection: prefs.mode === 'manual' ? 'manual' : 'server',
         });
+        flush();
         break;
       case 'session.updated':
         break;
@@ -392,6 +534,7 @@ export async function tutorPage({ root, params, session, signal }) {
         speaking = false;
         break;
       case 'transcript.user':
+        if (unechoed && transcript.pendingUser === unechoed.bubble) unechoed = null;
         transcript.userText(msg.turnId, msg.text);
         break;
       case 'response.started':
@@ -399,18 +542,35 @@ export async function tutorPage({ root, params, session, signal }) {
         transcript.tutor(msg.turnId);
         break;
       case 'response.text.delta': {
+        // One sentence at a time, with that sentence's first audio.
         const b = transcript.tutor(msg.turnId);
         b.appendText(msg.delta);
         transcript.scroll();
+        break;
+      }
+      case 'response.resumed': {
+        // The learner's speech over the reply held no words: the reply goes on from the start
+        // of the sentence it was cut in, and its audio plays again from there.
+        const b = transcript.tutor(msg.turnId);
+        player?.resumeClip(msg.turnId);
+        b.keepAudio(msg.offsetMs, player?.sampleRate);
+        b.interrupted = false;
+        b.clearNote();
+        responding = msg.turnId;
+        transcript.userDropped(); // the speech that paused it (no words)
         break;
       }
       case 'response.done': {
         const b = transcript.tutor(msg.turnId);
         if (msg.text) b.setText(msg.text);
         b.setPending(false);
+        b.interrupted = false;
+        b.el.dataset.status = 'done';
         if (msg.audioUrl) b.audioUrl = msg.audioUrl;
         if (b.hasAudio) b.enableReplay();
         if (msg.metrics?.firstAudioMs != null) b.setNote(`answered in ${ms(msg.metrics.firstAudioMs)}`);
+        else b.clearNote();
+        if (msg.userAudioUrl) attachUserAudio(msg.turnId, msg.userAudioUrl);
         if (responding === msg.turnId) responding = null;
         showRemaining(msg.remainingChatUses);
         if (msg.remainingChatUses === 0) {
@@ -423,14 +583,22 @@ export async function tutorPage({ root, params, session, signal }) {
       case 'response.cancelled': {
         const b = transcript.tutor(msg.turnId);
         b.setPending(false);
-        if (msg.reason === 'barge_in' || msg.reason === 'client_cancel') {
-          player?.stopClip(msg.turnId);
-          if (!b.interrupted) b.setNote(msg.reason === 'barge_in' ? 'interrupted' : 'stopped');
+        if (msg.reason === 'error') {
+          b.setNote(NOTES.failed);
+          b.el.dataset.status = 'failed';
         } else {
-          b.setNote('the tutor could not finish this answer');
+          player?.stopClip(msg.turnId);
+          b.el.dataset.status = msg.refunded ? 'cancelled' : 'interrupted';
+          const after = b.heardMs != null ? ` after ${(b.heardMs / 1000).toFixed(1)} s` : '';
+          const how = msg.reason === 'barge_in' ? 'interrupted' : 'stopped';
+          // The billing rule: charged only when the learner heard the first sentence.
+          b.setNote(msg.refunded ? NOTES.refunded : `${how}${after} — charged`);
         }
         if (!b.text) b.setText('…');
+        if (msg.audioUrl) b.audioUrl = msg.audioUrl;
         if (b.hasAudio) b.enableReplay();
+        if (msg.userAudioUrl) attachUserAudio(msg.turnId, msg.userAudioUrl);
+        if ('remainingChatUses' in msg) showRemaining(msg.remainingChatUses);
         if (responding === msg.turnId) responding = null;
         break;
       }
@@ -445,14 +613,31 @@ export async function tutorPage({ root, params, session, signal }) {
   const onServerError = (msg) => {
     const why = BLOCKING_ERRORS[msg.code];
     if (why) {
+      unechoed = null;
       transcript.userDropped('not sent: no chats left on this membership');
       if (msg.code === 'quota_exhausted') showRemaining(0);
       block(why);
       return;
     }
-    // Other fatal errors (a server restart, a protocol error) end this session only: the
-    // client reconnects with backoff.
+    if (msg.fatal && msg.retryable) {
+      // A restart (shutting_down, then 1001) or a server fault: the client reconnects to the
+      // same conversation by itself; the banner says so.
+      return;
+    }
+    // Other fatal errors end this session only: the client reconnects with backoff.
     switch (msg.code) {
+      case 'shutting_down':
+        // A message sent while the server drains: it waits and goes to the restarted server.
+        requeue();
+        break;
+      case 'invalid_request':
+        if (unechoed) {
+          unechoed.bubble.setNote('not sent');
+          if (transcript.pendingUser === unechoed.bubble) transcript.pendingUser = null;
+          unechoed = null;
+        }
+        transcript.system(`${msg.message}`, { kind: 'error' });
+        break;
       case 'no_speech':
         transcript.userDropped('not heard');
         transcript.system('I didn’t catch that. Please try again a little louder.');
@@ -461,6 +646,8 @@ export async function tutorPage({ root, params, session, signal }) {
       case 'provider_timeout':
         transcript.system(`The tutor could not answer this time. The chat was not charged. (${msg.message})`, { kind: 'error' });
         break;
+      case 'unknown_turn':
+        break; // a response.truncate for a turn the server no longer knows: nothing to do
       default:
         transcript.system(`${msg.message}`, { kind: 'error' });
     }
@@ -489,6 +676,7 @@ export async function tutorPage({ root, params, session, signal }) {
       const b = transcript.turns.get(turnId);
       if (b) {
         b.interrupted = true;
+        b.heardMs = heard[turnId];
         b.setNote(`interrupted after ${(heard[turnId] / 1000).toFixed(1)} s`);
       }
     }
@@ -502,25 +690,51 @@ export async function tutorPage({ root, params, session, signal }) {
     for (const b of withPcm.slice(0, Math.max(0, withPcm.length - MAX_PCM_BUBBLES))) b.pcm = [];
   }
 
+  function attachUserAudio(turnId, url) {
+    const u = transcript.users.get(turnId);
+    if (!u || u.audioUrl) return;
+    u.audioUrl = url;
+    u.enableReplay();
+  }
+
+  /** replay plays a tutor's answer (from the frames kept, or stored) or a learner's recording. */
   async function replay(bubble) {
-    if (!player) return;
+    await ensureAudio(); // a click: audio may start
     interrupt({ cancel: false, why: 'replay' });
     replayCount += 1;
     const id = `replay:${bubble.turnId}:${replayCount}`;
-    debug.log('replay', { turnId: bubble.turnId, source: bubble.pcm.length ? 'buffer' : 'url' });
+    const source = bubble.pcm.length ? 'buffer' : 'url';
+    debug.log('replay', { turnId: bubble.turnId, role: bubble.role, source });
     try {
       if (bubble.pcm.length) {
         for (const pcm of bubble.pcm) player.enqueue(id, pcm);
       } else if (bubble.audioUrl) {
-        const res = await fetch(bubble.audioUrl, { signal });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const { rate, pcm } = parseWav(await res.arrayBuffer());
+        const { rate, pcm } = await loadClip(bubble.audioUrl, { signal });
         player.enqueue(id, pcm, rate);
       }
     } catch (err) {
-      if (err.name !== 'AbortError') transcript.system(`The answer could not be replayed: ${errorText(err)}`, { kind: 'error' });
+      if (err.name !== 'AbortError') {
+        const what = bubble.role === 'user' ? 'Your recording' : 'The answer';
+        transcript.system(`${what} could not be replayed: ${errorText(err)}`, { kind: 'error' });
+      }
     }
     updateControls();
+  }
+
+  /** ensureAudio makes the audio context and the player (on a click: audio needs a gesture). */
+  async function ensureAudio() {
+    if (!audioCtx) {
+      audioCtx = new AudioContext({ latencyHint: 'interactive' });
+      player = new Player(audioCtx);
+      player.onidle = () => {
+        if (dialogAfterReply) {
+          dialogAfterReply = false;
+          showBlockedDialog();
+        }
+        updateControls();
+      };
+    }
+    if (audioCtx.state !== 'running') await audioCtx.resume();
   }
 
   // ---- Microphone ----
@@ -609,18 +823,11 @@ export async function tutorPage({ root, params, session, signal }) {
     started = true;
     startButton.disabled = true;
     // Audio may only start after a gesture: this click.
-    audioCtx = new AudioContext({ latencyHint: 'interactive' });
-    await audioCtx.resume();
-    player = new Player(audioCtx);
-    player.onidle = () => {
-      if (dialogAfterReply) {
-        dialogAfterReply = false;
-        showBlockedDialog();
-      }
-      updateControls();
-    };
+    await ensureAudio();
+    if (leaving) return;
     client = new TutorClient({
       membershipId: params.membershipId,
+      conversationId,
       getToken: () => session.token,
       onEvent,
       onAudio,
@@ -636,24 +843,84 @@ export async function tutorPage({ root, params, session, signal }) {
   startButton.addEventListener('click', start);
 
   // ---- Typed messages ----
+  const QUEUED = 'waiting for the connection — sent once connected';
+
+  /** sendText sends a typed turn now; the bubble waits for the server's transcript.user. */
+  function sendText(text, bubble) {
+    if (player?.playing) interrupt({ cancel: false, why: 'typed' });
+    transcript.userDropped();
+    const queued = bubble != null;
+    if (bubble) {
+      transcript.pendingUser = bubble;
+      delete bubble.el.dataset.queued;
+      bubble.setNote('sending…');
+    } else {
+      bubble = transcript.userPending(text);
+    }
+    unechoed = { text, bubble };
+    client.send({ type: 'text.input', text });
+    debug.log('text.input', { length: text.length, queued });
+  }
+
+  /** queue keeps a message typed while not connected; it is sent once connected (flush). */
+  function queue(text) {
+    if (outbox && outbox.text.length + 1 + text.length > MAX_TEXT) return false;
+    if (outbox) {
+      outbox.text = `${outbox.text}\n${text}`;
+      outbox.bubble.setText(outbox.text);
+    } else {
+      outbox = { text, bubble: transcript.userQueued(text) };
+    }
+    outbox.bubble.setNote(QUEUED);
+    debug.log('queued', { length: outbox.text.length });
+    return true;
+  }
+
+  /** requeue puts a message sent but not answered before the connection went back in the queue. */
+  function requeue() {
+    if (!unechoed) return;
+    const { text, bubble } = unechoed;
+    unechoed = null;
+    if (transcript.pendingUser === bubble) transcript.pendingUser = null;
+    if (outbox) {
+      outbox.text = `${text}\n${outbox.text}`;
+      outbox.bubble.setText(outbox.text);
+      bubble.el.remove();
+    } else {
+      outbox = { text, bubble };
+    }
+    outbox.bubble.el.dataset.queued = 'true';
+    outbox.bubble.setNote(QUEUED);
+    debug.log('requeued', { length: outbox.text.length });
+  }
+
+  /** flush sends the message that waited for the connection. */
+  function flush() {
+    if (!outbox || blocked || !client?.open) return;
+    const { text, bubble } = outbox;
+    outbox = null;
+    sendText(text, bubble);
+    announce('Connected. Your message was sent.');
+  }
+
   composer.addEventListener('submit', (e) => {
     e.preventDefault();
     const text = messageInput.value.trim();
     if (!text || blocked) return;
-    if (!started) {
-      start();
+    if (client?.open) {
+      sendText(text);
+      messageInput.value = '';
       return;
     }
-    if (!client?.open) {
-      announce('Not connected yet. Your message was not sent.');
+    // Not connected (yet): the message waits, on screen, and goes once connected.
+    if (!queue(text)) {
+      announce('Not connected, and the waiting message is long enough: this one stays in the box.');
       return;
     }
-    if (player?.playing) interrupt({ cancel: false, why: 'typed' });
-    transcript.userDropped();
-    transcript.userPending(text);
-    client.send({ type: 'text.input', text });
     messageInput.value = '';
-    debug.log('text.input', { length: text.length });
+    if (!started) start();
+    else if (client?.state === 'closed') client.retryNow();
+    announce('Not connected right now. Your message will be sent once the connection is back.');
   });
 
   // ---- Settings ----
@@ -728,11 +995,24 @@ export async function tutorPage({ root, params, session, signal }) {
   document.addEventListener('keyup', onKeyUp);
   window.addEventListener('blur', pttUp);
 
+  // A message that was still waiting when the page was last left (or reloaded) is back in the box.
+  const draft = takeDraft(params.membershipId);
+  if (draft && !blocked) {
+    messageInput.value = draft.slice(0, MAX_TEXT);
+    transcript.system('Your message that was not sent yet is back in the box below: press Send to send it.');
+  }
+  const onPageHide = () => {
+    if (outbox) keepDraft(params.membershipId, outbox.text);
+  };
+  window.addEventListener('pagehide', onPageHide);
+
   showRemaining(remaining);
   updateControls();
 
   // ---- Leaving the page ----
   return () => {
+    onPageHide();
+    window.removeEventListener('pagehide', onPageHide);
     leaving = true;
     clearInterval(uiTimer);
     clearInterval(countdown);

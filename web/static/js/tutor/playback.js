@@ -139,6 +139,15 @@ export class Player {
   }
 
   /**
+   * resumeClip lets clip id play again after a stop: the server resumed the reply
+   * (response.resumed), and its audio follows from the start of the sentence it was cut in.
+   */
+  resumeClip(id) {
+    const clip = this.clips.get(id);
+    if (clip) clip.stopped = false;
+  }
+
+  /**
    * stop silences everything now. It returns {id: ms heard} for every clip that was still
    * playing or scheduled, and marks those clips stopped.
    */

@@ -1,15 +1,46 @@
 // The transcript: chat bubbles for the learner and the tutor that fill in as text arrives.
-// The list is a role="log" live region, so screen readers hear new bubbles.
+// The list is a role="log" live region, so screen readers hear new bubbles. Both the learner's
+// recordings and the tutor's answers can be replayed.
 
 import { h } from '../dom.js';
+import { ms } from '../format.js';
+
+/**
+ * The billing rule in the words of a turn's note: a chat use pays for an answer whose first
+ * sentence the learner heard; a reply stopped before that is not charged.
+ */
+export const NOTES = {
+  refunded: 'stopped before you heard it — not charged',
+  interrupted: 'interrupted — charged',
+  failed: 'the tutor could not answer — not charged',
+};
+
+/** statusNote is the note under a stored turn's answer (GET /api/conversations/{id}). */
+export function statusNote(m) {
+  switch (m.status) {
+    case 'interrupted':
+      return NOTES.interrupted;
+    case 'cancelled':
+      return NOTES.refunded;
+    case 'failed':
+      return NOTES.failed;
+    default:
+      return m.metrics?.firstAudioMs != null ? `answered in ${ms(m.metrics.firstAudioMs)}` : null;
+  }
+}
 
 export class Transcript {
-  constructor(el, { onReplay }) {
+  /**
+   * @param {HTMLElement} el
+   * @param {{onReplay: (bubble: Bubble) => void, emptyText?: string}} o
+   */
+  constructor(el, { onReplay, emptyText = 'Your conversation appears here. Say hello, or type a message below.' }) {
     this.el = el;
     this.onReplay = onReplay;
-    this.empty = h('p', { class: 'transcript-empty' }, 'Your conversation appears here. Say hello, or type a message below.');
+    this.empty = h('p', { class: 'transcript-empty' }, emptyText);
     this.el.append(this.empty);
     this.turns = new Map(); // turnId → tutor bubble
+    this.users = new Map(); // turnId → the learner's bubble
     this.pendingUser = null; // the learner bubble being spoken or sent, not yet transcribed
     this.pinned = true; // follow new text, unless the learner scrolled up to read
     el.addEventListener('scroll', () => {
@@ -39,10 +70,25 @@ export class Transcript {
   userText(turnId, text) {
     const b = this.pendingUser ?? this.add(new Bubble('user', ''));
     this.pendingUser = null;
-    b.turnId = turnId;
+    this.setUserTurn(b, turnId);
     b.setText(text);
     b.setPending(false);
+    b.clearNote();
     this.scroll();
+    return b;
+  }
+
+  setUserTurn(b, turnId) {
+    b.turnId = turnId;
+    b.el.dataset.turnId = turnId;
+    b.onReplay = () => this.onReplay(b);
+    this.users.set(turnId, b);
+  }
+
+  /** userQueued shows a typed message that waits for the connection. */
+  userQueued(text) {
+    const b = this.add(new Bubble('user', text));
+    b.el.dataset.queued = 'true';
     return b;
   }
 
@@ -75,6 +121,34 @@ export class Transcript {
   system(text, { kind } = {}) {
     return this.add(new Bubble('system', text, { kind }));
   }
+
+  /**
+   * history shows the turns of a stored conversation (GET /api/conversations/{id}): what the
+   * learner said, what the tutor said as far as it was heard, how each turn was charged, and
+   * replay buttons for both recordings.
+   */
+  history(messages) {
+    for (const m of messages) {
+      if (m.userText) {
+        const u = this.add(new Bubble('user', m.userText));
+        this.setUserTurn(u, m.turnId);
+        if (m.userAudioUrl) {
+          u.audioUrl = m.userAudioUrl;
+          u.enableReplay();
+        }
+      }
+      const b = this.tutor(m.turnId);
+      b.setPending(false);
+      b.setText(m.tutorText || '…');
+      const note = statusNote(m);
+      if (note) b.setNote(note);
+      b.el.dataset.status = m.status;
+      if (m.tutorAudioUrl) {
+        b.audioUrl = m.tutorAudioUrl;
+        b.enableReplay();
+      }
+    }
+  }
 }
 
 export class Bubble {
@@ -86,6 +160,8 @@ export class Bubble {
     this.audioUrl = null;
     this.onReplay = null;
     this.interrupted = false; // the learner cut the reply's audio short
+    this.heardMs = null; // how much of the reply's audio was heard when it was cut
+    this.lost = false; // the reply was cut off by a lost connection: how it ended is unknown
     const who = { user: 'You', tutor: 'Tutor', system: null }[role];
     this.textEl = h('p', {});
     this.meta = h('div', { class: 'meta', hidden: true });
@@ -125,11 +201,30 @@ export class Bubble {
     this.meta.hidden = false;
   }
 
+  /** clearNote removes the remark (a paused reply that goes on after all). */
+  clearNote() {
+    this.meta.querySelector('.tag')?.remove();
+    this.meta.hidden = this.meta.childElementCount === 0;
+  }
+
   /** enableReplay shows the replay button once there is audio to replay. */
   enableReplay() {
     if (this.meta.querySelector('.replay') || !this.onReplay) return;
-    this.meta.append(h('button', { type: 'button', class: 'replay', onclick: () => this.onReplay(), 'aria-label': 'Replay this answer' }, '▶ Replay'));
+    const label = this.role === 'user' ? 'Replay your recording' : 'Replay this answer';
+    this.meta.append(h('button', { type: 'button', class: 'replay', onclick: () => this.onReplay(), 'aria-label': label }, '▶ Replay'));
     this.meta.hidden = false;
+  }
+
+  /** keepAudio keeps the first offsetMs of the reply's audio: a resumed reply sends the rest again. */
+  keepAudio(offsetMs, rate = 24000) {
+    let keep = Math.round((offsetMs * rate) / 1000);
+    const kept = [];
+    for (const pcm of this.pcm) {
+      if (keep <= 0) break;
+      kept.push(pcm.length <= keep ? pcm : pcm.subarray(0, keep));
+      keep -= pcm.length;
+    }
+    this.pcm = kept;
   }
 
   get hasAudio() {

@@ -1,0 +1,103 @@
+// A past conversation: its turns (what the learner said, what the tutor said as far as it was
+// heard, and how each turn was charged) with both recordings to replay, and a way to continue
+// it while its membership can pay (the tutor page with the conversation).
+
+import { h, replace } from '../dom.js';
+import { formatDateTime, plural, statusLabel } from '../format.js';
+import { errorText } from '../ui.js';
+import { loadClip } from '../tutor/clips.js';
+import * as debug from '../tutor/debug.js';
+import { Player } from '../tutor/playback.js';
+import { Transcript } from '../tutor/transcript.js';
+
+const LEVELS = { beginner: 'Beginner', intermediate: 'Intermediate', advanced: 'Advanced' };
+const WHY = { exhausted: 'has no chats left', expired: 'has expired', revoked: 'was revoked' };
+
+export async function conversationPage({ root, params, api, session, signal }) {
+  debug.reset();
+  const heading = h('h1', {}, 'Conversation');
+  const meta = h('p', { id: 'conversation-meta' }, 'Loading…');
+  const actions = h('div', { class: 'row conversation-actions', id: 'conversation-actions' });
+  const stopButton = h('button', { type: 'button', id: 'stop-playback', disabled: true }, 'Stop playback');
+  const el = h('div', { class: 'transcript transcript-static', id: 'transcript', role: 'region', 'aria-label': 'Conversation transcript', 'aria-busy': 'true', tabindex: '0' });
+  replace(root, h('p', {}, h('a', { href: '#/' }, '← Home')), h('div', { class: 'page-header' }, heading, meta), actions, el);
+
+  let audioCtx = null;
+  let player = null;
+  let replays = 0;
+  const transcript = new Transcript(el, { onReplay: (b) => replay(b), emptyText: 'Loading the conversation…' });
+  transcript.pinned = false; // read from the top
+
+  async function replay(bubble) {
+    // A click: audio may start.
+    if (!audioCtx) {
+      audioCtx = new AudioContext();
+      player = new Player(audioCtx);
+      player.onidle = () => {
+        stopButton.disabled = true;
+      };
+    }
+    if (audioCtx.state !== 'running') await audioCtx.resume();
+    player.stop();
+    replays += 1;
+    debug.log('replay', { turnId: bubble.turnId, role: bubble.role, source: 'url' });
+    try {
+      const { rate, pcm } = await loadClip(bubble.audioUrl, { signal });
+      player.enqueue(`replay:${replays}`, pcm, rate);
+      stopButton.disabled = false;
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      const what = bubble.role === 'user' ? 'Your recording' : 'The answer';
+      transcript.system(`${what} could not be replayed: ${errorText(err)}`, { kind: 'error' });
+    }
+  }
+  stopButton.addEventListener('click', () => {
+    player?.stop();
+    stopButton.disabled = true;
+  });
+  const cleanup = () => {
+    player?.close();
+    audioCtx?.close();
+  };
+
+  let conv;
+  let user;
+  try {
+    [conv, user] = await Promise.all([api.get(`/conversations/${encodeURIComponent(params.conversationId)}`, { signal }), session.refresh(signal)]);
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    heading.textContent = 'Conversation not found';
+    replace(meta, 'This conversation does not exist or is not yours.');
+    el.remove();
+    return cleanup;
+  }
+
+  const m = user.memberships?.find((x) => x.id === conv.membershipId);
+  const when = formatDateTime(conv.createdAt);
+  heading.textContent = `Conversation of ${when}`;
+  replace(
+    meta,
+    [m?.plan?.name ?? 'Membership', plural(conv.messages.length, 'turn'), LEVELS[conv.level] ?? null, conv.topic ? `topic: ${conv.topic}` : null, conv.updatedAt !== conv.createdAt ? `last turn ${formatDateTime(conv.updatedAt)}` : null]
+      .filter(Boolean)
+      .join(' · '),
+  );
+  if (m?.status === 'active') {
+    replace(
+      actions,
+      h('a', { class: 'button primary', id: 'continue-conversation', href: `#/tutor/${m.id}/${conv.id}` }, 'Continue this conversation'),
+      stopButton,
+    );
+  } else {
+    const why = m ? `Its membership ${WHY[m.status] ?? `is ${statusLabel(m.status).toLowerCase()}`}` : 'Its membership is no longer yours';
+    replace(actions, h('p', { class: 'muted', id: 'cannot-continue' }, `${why}: you can read and replay it, but not continue it.`), h('a', { class: 'button', href: '#/plans' }, 'See plans'), stopButton);
+  }
+
+  el.removeAttribute('aria-busy');
+  if (conv.messages.length === 0) {
+    transcript.empty.textContent = 'This conversation has no turns.';
+  } else {
+    transcript.history(conv.messages);
+    el.scrollTop = 0;
+  }
+  return cleanup;
+}
