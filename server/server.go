@@ -171,6 +171,10 @@ func (s *Server) routes(web http.Handler) *echo.Echo {
 	user.GET("/users/me/usage", s.myUsage)
 	user.GET("/conversations", s.listConversations)
 	user.GET("/conversations/:id", s.getConversation)
+	user.POST("/conversations/:id/review", s.reviewConversation)
+	user.GET("/conversations/:id/review", s.getReview)
+	user.GET("/users/me/profile", s.myProfile)
+	user.DELETE("/users/me/profile", s.forgetProfile)
 	e.POST("/api/tutor/chat", s.tutorChat, middleware.BodyLimit(fmt.Sprintf("%dB", maxUploadBytes+1<<20)), s.authenticate)
 	// The WebSocket upgrade authenticates itself, so that failures are plain HTTP answers.
 	e.GET("/api/tutor/ws", s.tutorWS)

@@ -143,6 +143,16 @@ func (d *Detector) Push(samples []int16) (DetectEvent, int) {
 func (d *Detector) window(w []int16) DetectEvent {
 	start := d.pos
 	d.pos += windowSamples
+	voiced := d.classify(w)
+	if voiced {
+		d.voicedMs += windowMs
+		d.lastVoicedEnd = d.pos
+	}
+	return d.advance(start, voiced)
+}
+
+// classify says whether a 10 ms window is voiced and moves the noise floor.
+func (d *Detector) classify(w []int16) bool {
 	db, zcr := windowStats(w)
 	voiced := db > minVoiceDB && db > d.floorDB+floorMarginDB && zcr > 0.009 && zcr < 0.30
 	if !voiced {
@@ -156,11 +166,12 @@ func (d *Detector) window(w []int16) DetectEvent {
 		if d.floorDB < -90 {
 			d.floorDB = -90
 		}
-	} else {
-		d.voicedMs += windowMs
-		d.lastVoicedEnd = d.pos
 	}
+	return voiced
+}
 
+// advance moves the speech state by one window that starts at start.
+func (d *Detector) advance(start int64, voiced bool) DetectEvent {
 	if !d.speaking {
 		need := int(d.cfg.MinSpeech / time.Millisecond)
 		if d.TutorSpeaking {

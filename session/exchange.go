@@ -84,6 +84,11 @@ func (e *Tutor) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeResu
 	t.userID, t.membershipID, t.conversationID = req.UserID, req.MembershipID, convID
 	audio := req.Audio
 	t.in = turnInput{upload: &audio, uploadMime: req.Mime, channel: ChannelUpload, endOfSpeech: start, decided: start}
+	if decoded {
+		stats := measureSpeech(samples)
+		t.in.speechStats = &stats
+	}
+	t.profile = e.profileSummary(ctx, req.UserID)
 	t.settings = sessionSettings{Voice: req.Voice, Level: level, Topic: topic}
 	t.history, t.prefetch, t.syncClips, t.logger = history, restPrefetch, true, e.logger
 	sk := &collectSink{}

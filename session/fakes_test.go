@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,8 @@ type fakeStore struct {
 	failCharge  error         // ChargeChatUse answers this
 	chargeDelay time.Duration // a charge takes this long, whatever its context says
 	failRecord  int           // RecordTurn fails this many times
+	reviews     map[string]*store.Review
+	profiles    map[string]store.Profile
 }
 
 func newFakeStore() *fakeStore {
@@ -520,3 +523,118 @@ func (r *rig) dial(userID, conversationID string, opts ...client.Options) (*clie
 }
 
 func intp(n int) *int { return &n }
+
+// Reviews and profiles of the fake store (reviews are tested against PostgreSQL in server/).
+
+func (f *fakeStore) Messages(_ context.Context, id string) ([]store.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := append([]store.Message(nil), f.messages[id]...)
+	for i := range out {
+		out[i].ID = int64(i + 1)
+	}
+	return out, nil
+}
+
+func (f *fakeStore) ClaimReview(_ context.Context, userID, membershipID, convID string, upto int64) (store.Review, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reviews == nil {
+		f.reviews = map[string]*store.Review{}
+	}
+	key := fmt.Sprintf("%s/%d", convID, upto)
+	if r, ok := f.reviews[key]; ok {
+		if r.Status == store.ReviewPending {
+			return store.Review{}, false, store.ErrReviewPending
+		}
+		return *r, false, nil
+	}
+	r := &store.Review{ID: uuid.NewString(), ConversationID: convID, UserID: userID, MembershipID: membershipID, UptoMessageID: upto, Status: store.ReviewPending}
+	f.reviews[key] = r
+	return *r, true, nil
+}
+
+func (f *fakeStore) CompleteReview(_ context.Context, id, cefr string, body, fluency json.RawMessage, engine string) (store.Review, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.reviews {
+		if r.ID == id {
+			r.Status, r.CEFR, r.Body, r.Fluency, r.Engine = store.ReviewDone, &cefr, body, fluency, engine
+			return *r, nil
+		}
+	}
+	return store.Review{}, store.ErrNotFound
+}
+
+func (f *fakeStore) AbandonReview(_ context.Context, id, _ string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, r := range f.reviews {
+		if r.ID == id {
+			delete(f.reviews, k)
+		}
+	}
+	return nil
+}
+
+func (f *fakeStore) ReviewByState(_ context.Context, convID string, upto int64) (store.Review, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r, ok := f.reviews[fmt.Sprintf("%s/%d", convID, upto)]; ok {
+		return *r, nil
+	}
+	return store.Review{}, store.ErrNotFound
+}
+
+func (f *fakeStore) LatestReview(_ context.Context, convID string) (store.Review, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var best *store.Review
+	for _, r := range f.reviews {
+		if r.ConversationID == convID && r.Status == store.ReviewDone && (best == nil || r.UptoMessageID > best.UptoMessageID) {
+			best = r
+		}
+	}
+	if best == nil {
+		return store.Review{}, store.ErrNotFound
+	}
+	return *best, nil
+}
+
+func (f *fakeStore) ReviewsByUser(_ context.Context, userID string, _ int) ([]store.Review, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []store.Review
+	for _, r := range f.reviews {
+		if r.UserID == userID && r.Status == store.ReviewDone {
+			out = append(out, *r)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) LearnerProfile(_ context.Context, userID string) (store.Profile, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p, ok := f.profiles[userID]; ok {
+		return p, nil
+	}
+	return store.Profile{}, store.ErrNotFound
+}
+
+func (f *fakeStore) SaveLearnerProfile(_ context.Context, p store.Profile) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.profiles == nil {
+		f.profiles = map[string]store.Profile{}
+	}
+	f.profiles[p.UserID] = p
+	return nil
+}
+
+func (f *fakeStore) DeleteLearnerProfile(_ context.Context, userID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.profiles, userID)
+	return nil
+}

@@ -194,7 +194,16 @@ func (s *Session) resumeTurn(t *turn) {
 }
 
 func (s *Session) startAudioTurn(audio []int16, endOfSpeech time.Time) {
-	s.startTurn(turnInput{speech: audio, channel: ChannelVoice, endOfSpeech: endOfSpeech, decided: time.Now()})
+	stats := measureSpeech(audio)
+	// The learner's response time: from the end of the tutor's last reply to their first sound.
+	if prev := s.currentTurn(); prev != nil && prev.finished() && !s.speechAt.IsZero() {
+		if end := prev.playbackEnd(); !end.IsZero() && s.speechAt.After(end) {
+			ms := int(s.speechAt.Sub(end) / time.Millisecond)
+			stats.ResponseMs = &ms
+		}
+	}
+	s.speechAt = time.Time{}
+	s.startTurn(turnInput{speech: audio, speechStats: &stats, channel: ChannelVoice, endOfSpeech: endOfSpeech, decided: time.Now()})
 }
 
 func (s *Session) startTextTurn(text string) {

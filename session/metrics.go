@@ -8,6 +8,7 @@ type tutorMetrics struct {
 	turns              *prometheus.CounterVec
 	settlements        *prometheus.CounterVec
 	falseInterruptions prometheus.Counter
+	reviews            *prometheus.CounterVec
 	sessions           prometheus.Gauge
 	closes             *prometheus.CounterVec
 	frames             prometheus.Counter
@@ -32,6 +33,10 @@ func newTutorMetrics(reg prometheus.Registerer) *tutorMetrics {
 			Name: "aitutor_false_interruptions_total",
 			Help: "Replies that the learner's speech paused and that went on because it held no words.",
 		}),
+		reviews: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aitutor_reviews_total",
+			Help: "Conversation reviews written (done) or abandoned with a refund (failed).",
+		}, []string{"status"}),
 		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "aitutor_sessions_active",
 			Help: "Live WebSocket sessions.",
@@ -45,7 +50,7 @@ func newTutorMetrics(reg prometheus.Registerer) *tutorMetrics {
 			Help: "Audio frames received from learners and run through turn detection.",
 		}),
 	}
-	reg.MustRegister(m.stages, m.turns, m.settlements, m.falseInterruptions, m.sessions, m.closes, m.frames)
+	reg.MustRegister(m.stages, m.turns, m.settlements, m.falseInterruptions, m.reviews, m.sessions, m.closes, m.frames)
 	return m
 }
 

@@ -42,13 +42,14 @@ type sink interface {
 
 // turnInput is what the learner said or typed.
 type turnInput struct {
-	speech      []int16   // 16 kHz speech of a spoken turn
-	upload      *Audio    // an uploaded recording (REST), as sent
-	uploadMime  string    // its media type
-	text        string    // a typed turn
-	channel     string    // ChannelVoice, ChannelText or ChannelUpload
-	endOfSpeech time.Time // when the learner stopped speaking (or the text arrived)
-	decided     time.Time // when the end of the turn was decided
+	speech      []int16            // 16 kHz speech of a spoken turn
+	upload      *Audio             // an uploaded recording (REST), as sent
+	uploadMime  string             // its media type
+	text        string             // a typed turn
+	channel     string             // ChannelVoice, ChannelText or ChannelUpload
+	speechStats *store.SpeechStats // the timing of the learner's speech (fluency.go)
+	endOfSpeech time.Time          // when the learner stopped speaking (or the text arrived)
+	decided     time.Time          // when the end of the turn was decided
 }
 
 // stopped is the cancel cause of a turn stopped on purpose.
@@ -67,8 +68,9 @@ type turn struct {
 	in             turnInput
 	settings       sessionSettings
 	history        []historyEntry
-	prefetch       int  // sentences synthesized at once
-	syncClips      bool // store the audio before the turn ends (REST answers carry its URLs)
+	profile        string // what the tutor remembers of the learner (profile.go)
+	prefetch       int    // sentences synthesized at once
+	syncClips      bool   // store the audio before the turn ends (REST answers carry its URLs)
 	logger         *slog.Logger
 
 	ctx    context.Context
@@ -168,7 +170,7 @@ func (e *Tutor) runTurn(t *turn, sk sink) {
 	produced := make(chan struct{})
 	go func() {
 		defer close(produced)
-		e.produce(t.ctx, buildChat(t.history, t.settings, t.userText), t.settings.Voice, t.prefetch, t.reply)
+		e.produce(t.ctx, buildChat(t.history, t.settings, t.profile, t.userText), t.settings.Voice, t.prefetch, t.reply)
 	}()
 	got := sk.deliver(t)
 	// A reply that ended early (stopped, failed) stops the producer; one delivered in full has

@@ -37,11 +37,16 @@ func SystemPrompt(level, topic string) string {
 	return fmt.Sprintf(systemPrompt, level, guidance, topicLine)
 }
 
-// buildChat is the chat request of a turn: instructions, the conversation so far (replies as
-// far as the learner heard them), then the learner's turn.
-func buildChat(history []historyEntry, settings sessionSettings, userText string) ChatRequest {
+// buildChat is the chat request of a turn: instructions (with what the tutor remembers of the
+// learner, profile.go), the conversation so far (replies as far as the learner heard them),
+// then the learner's turn.
+func buildChat(history []historyEntry, settings sessionSettings, profile, userText string) ChatRequest {
 	msgs := make([]ChatMessage, 0, 2*len(history)+2)
-	msgs = append(msgs, ChatMessage{Role: RoleSystem, Content: SystemPrompt(settings.Level, settings.Topic)})
+	system := SystemPrompt(settings.Level, settings.Topic)
+	if profile != "" {
+		system += "\n- What you know of this learner from earlier conversations: " + profile
+	}
+	msgs = append(msgs, ChatMessage{Role: RoleSystem, Content: system})
 	for _, h := range history {
 		msgs = append(msgs, ChatMessage{Role: RoleUser, Content: h.user})
 		if a := strings.TrimSpace(h.assistant); a != "" {

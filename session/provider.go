@@ -68,10 +68,11 @@ type Synthesizer interface {
 	Synthesize(ctx context.Context, text, voice string) (io.ReadCloser, error)
 }
 
-// Providers are the three engines of a turn.
+// Providers are the three engines of a turn, and the reviewer of conversations.
 type Providers struct {
-	Name string // for logs: openai, offline, sim
-	STT  Transcriber
-	Chat Chatter
-	TTS  Synthesizer
+	Name   string // for logs: openai, offline, sim
+	STT    Transcriber
+	Chat   Chatter
+	TTS    Synthesizer
+	Review Reviewer // nil: reviews are not offered
 }

@@ -73,7 +73,15 @@ func (e *Tutor) settle(t *turn, got bool) {
 	if len(userClip) > 0 {
 		t.userAudio = uuid.NewString()
 	}
+	if st := t.in.speechStats; st != nil {
+		tutorBytes := t.heardEnd
+		if tutorBytes < 0 {
+			tutorBytes = int64(len(r.audio()))
+		}
+		st.TutorMs = int(bytesDur(tutorBytes) / time.Millisecond)
+	}
 	rec.Message = store.Message{
+		Speech:         t.in.speechStats,
 		ConversationID: t.conversationID, TurnID: t.id, UserText: t.userText, TutorText: t.keptText,
 		Status: t.status, ChargeID: &t.charge.ID, EndpointMs: t.metrics.EndpointMs, STTMs: t.metrics.STTMs,
 		ChatFirstTokenMs: t.metrics.ChatFirstTokenMs, FirstSentenceMs: t.metrics.FirstSentenceMs,

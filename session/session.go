@@ -63,6 +63,7 @@ type Session struct {
 	history   []historyEntry
 	remaining *int
 	draining  bool
+	profile   string // what the tutor remembers of the learner, for its instructions
 	// pendingTruncate is a response.truncate for the turn that is finishing.
 	pendingTruncate *pendingTruncate
 }
@@ -124,6 +125,7 @@ func newSession(h *Hub, conn *websocket.Conn, p Params, conv store.Conversation,
 	if conv.Level != "" {
 		s.settings.Level = conv.Level
 	}
+	s.profile = h.tutor.profileSummary(context.Background(), p.User.ID)
 	s.settings.Topic = conv.Topic
 	s.touch()
 	return s

@@ -12,6 +12,7 @@ import (
 type Storage interface {
 	Ledger
 	Conversations
+	ReviewStore
 	// UserMembership returns the user's membership (store.ErrNotFound, store.ErrForbidden).
 	UserMembership(ctx context.Context, userID, membershipID string) (store.Membership, error)
 	// SaveAudioAs stores a clip under id (a random UUID made by the caller).

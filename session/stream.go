@@ -322,7 +322,7 @@ func (s *Session) refused(t *turn, err error) {
 // answering: the turn is charged and the tutor answers.
 func (s *Session) answering(t *turn) {
 	// Taken now: an interrupted reply has just entered the history.
-	t.settings, t.history = s.settingsSnapshot(), s.historySnapshot()
+	t.settings, t.history, t.profile = s.settingsSnapshot(), s.historySnapshot(), s.profile
 	s.setRemaining(t.remaining)
 	s.send(turnEvent{Type: TypeResponseStarted, TurnID: t.id})
 }

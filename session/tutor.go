@@ -58,6 +58,7 @@ type TutorConfig struct {
 type Tutor struct {
 	providers Providers
 	store     Storage
+	reviews   ReviewStore
 	logger    *slog.Logger
 	voice     string
 	retention time.Duration
@@ -92,6 +93,7 @@ func NewTutor(cfg TutorConfig) (*Tutor, error) {
 	return &Tutor{
 		providers: cfg.Providers,
 		store:     cfg.Store,
+		reviews:   cfg.Store,
 		logger:    cfg.Logger,
 		voice:     cfg.Voice,
 		retention: cfg.AudioRetention,

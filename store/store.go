@@ -31,6 +31,8 @@ var (
 	ErrAlreadyRefunded   = errors.New("charge already refunded")
 	ErrAlreadySettled    = errors.New("charge already settled")
 	ErrBadCursor         = errors.New("malformed page cursor")
+	ErrAnalysisExhausted = errors.New("no analysis uses left on this membership")
+	ErrReviewPending     = errors.New("a review of this conversation is being written")
 	ErrAlreadyRevoked    = errors.New("membership already revoked")
 )
 

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,26 +12,58 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// SpeechStats is the timing of a spoken turn of the learner, for the fluency figures of reviews.
+// Milliseconds; ResponseMs is nil when no reply of the tutor came before the turn.
+type SpeechStats struct {
+	UtteranceMs int   `json:"utteranceMs"`          // from the first voiced window to the last
+	VoicedMs    int   `json:"voicedMs"`             // the utterance without its pauses
+	PausesMs    []int `json:"pausesMs,omitempty"`   // silences of 250 ms or more inside it
+	ResponseMs  *int  `json:"responseMs,omitempty"` // from the end of the tutor's reply to the learner's first sound
+	TutorMs     int   `json:"tutorMs,omitempty"`    // the turn's reply audio the learner heard
+}
+
+// Value stores the stats as JSON.
+func (s *SpeechStats) Value() (driver.Value, error) {
+	if s == nil {
+		return nil, nil
+	}
+	return json.Marshal(s)
+}
+
+// Scan reads the stats from JSON.
+func (s *SpeechStats) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		return nil
+	case []byte:
+		return json.Unmarshal(v, s)
+	case string:
+		return json.Unmarshal([]byte(v), s)
+	}
+	return fmt.Errorf("store: speech stats from %T", src)
+}
+
 // Message is one turn of a conversation. Latencies are milliseconds; nil when the stage did not
 // run.
 type Message struct {
-	ID               int64     `db:"id" json:"id"`
-	ConversationID   string    `db:"conversation_id" json:"conversationId"`
-	TurnID           string    `db:"turn_id" json:"turnId"`
-	UserText         string    `db:"user_text" json:"userText"`
-	TutorText        string    `db:"tutor_text" json:"tutorText"`
-	Status           string    `db:"status" json:"status"`
-	UserAudioID      *string   `db:"user_audio_id" json:"userAudioId"`
-	TutorAudioID     *string   `db:"tutor_audio_id" json:"tutorAudioId"`
-	ChargeID         *int64    `db:"charge_id" json:"-"`
-	EndpointMs       *float64  `db:"endpoint_ms" json:"endpointMs"`
-	STTMs            *float64  `db:"stt_ms" json:"sttMs"`
-	ChatFirstTokenMs *float64  `db:"chat_first_token_ms" json:"chatFirstTokenMs"`
-	FirstSentenceMs  *float64  `db:"first_sentence_ms" json:"firstSentenceMs"`
-	TTSFirstByteMs   *float64  `db:"tts_first_byte_ms" json:"ttsFirstByteMs"`
-	FirstAudioMs     *float64  `db:"first_audio_ms" json:"firstAudioMs"`
-	TotalMs          *float64  `db:"total_ms" json:"totalMs"`
-	CreatedAt        time.Time `db:"created_at" json:"createdAt"`
+	ID               int64        `db:"id" json:"id"`
+	ConversationID   string       `db:"conversation_id" json:"conversationId"`
+	TurnID           string       `db:"turn_id" json:"turnId"`
+	UserText         string       `db:"user_text" json:"userText"`
+	TutorText        string       `db:"tutor_text" json:"tutorText"`
+	Status           string       `db:"status" json:"status"`
+	UserAudioID      *string      `db:"user_audio_id" json:"userAudioId"`
+	TutorAudioID     *string      `db:"tutor_audio_id" json:"tutorAudioId"`
+	ChargeID         *int64       `db:"charge_id" json:"-"`
+	EndpointMs       *float64     `db:"endpoint_ms" json:"endpointMs"`
+	STTMs            *float64     `db:"stt_ms" json:"sttMs"`
+	ChatFirstTokenMs *float64     `db:"chat_first_token_ms" json:"chatFirstTokenMs"`
+	FirstSentenceMs  *float64     `db:"first_sentence_ms" json:"firstSentenceMs"`
+	TTSFirstByteMs   *float64     `db:"tts_first_byte_ms" json:"ttsFirstByteMs"`
+	FirstAudioMs     *float64     `db:"first_audio_ms" json:"firstAudioMs"`
+	TotalMs          *float64     `db:"total_ms" json:"totalMs"`
+	Speech           *SpeechStats `db:"speech" json:"speech,omitempty"`
+	CreatedAt        time.Time    `db:"created_at" json:"createdAt"`
 }
 
 // Turn statuses: how a turn ended.
@@ -42,15 +76,15 @@ const (
 
 const messageColumns = `id, conversation_id, turn_id, user_text, tutor_text, status, user_audio_id,
        tutor_audio_id, charge_id, endpoint_ms, stt_ms, chat_first_token_ms, first_sentence_ms,
-       tts_first_byte_ms, first_audio_ms, total_ms, created_at`
+       tts_first_byte_ms, first_audio_ms, total_ms, speech, created_at`
 
 const addMessageSQL = `
 INSERT INTO messages (conversation_id, turn_id, user_text, tutor_text, status, user_audio_id,
                       tutor_audio_id, charge_id, endpoint_ms, stt_ms, chat_first_token_ms,
-                      first_sentence_ms, tts_first_byte_ms, first_audio_ms, total_ms)
+                      first_sentence_ms, tts_first_byte_ms, first_audio_ms, total_ms, speech)
 VALUES (:conversation_id, :turn_id, :user_text, :tutor_text, :status, :user_audio_id,
         :tutor_audio_id, :charge_id, :endpoint_ms, :stt_ms, :chat_first_token_ms,
-        :first_sentence_ms, :tts_first_byte_ms, :first_audio_ms, :total_ms)
+        :first_sentence_ms, :tts_first_byte_ms, :first_audio_ms, :total_ms, :speech)
 ON CONFLICT (conversation_id, turn_id) DO NOTHING
 RETURNING id, created_at`
 
@@ -206,9 +240,10 @@ func (s *Store) RecentMessages(ctx context.Context, conversationID string, limit
 	return out, nil
 }
 
-// DayMetrics summarises one day of turns for the admin dashboard. Answered counts the charges
-// that an answer settled, Refunded the uses given back, Interrupted the paid turns the learner
-// cut after hearing their first sentence.
+// DayMetrics summarises one day of turns for the admin dashboard. Answered counts the chat
+// charges that an answer settled, Refunded the chat uses given back, Interrupted the paid turns
+// the learner cut after hearing their first sentence; Reviews the conversation reviews written
+// and AnalysisUses the analysis uses they spent.
 type DayMetrics struct {
 	Day             time.Time `db:"day" json:"day"`
 	Turns           int       `db:"turns" json:"turns"`
@@ -217,6 +252,8 @@ type DayMetrics struct {
 	Cancelled       int       `db:"cancelled" json:"cancelled"`
 	Failed          int       `db:"failed" json:"failed"`
 	Refunded        int       `db:"refunded" json:"refunded"`
+	Reviews         int       `db:"reviews" json:"reviews"`
+	AnalysisUses    int       `db:"analysis_uses" json:"analysisUses"`
 	FirstAudioP50   *float64  `db:"first_audio_p50" json:"firstAudioP50"`
 	FirstAudioP95   *float64  `db:"first_audio_p95" json:"firstAudioP95"`
 	AvgSTTMs        *float64  `db:"avg_stt_ms" json:"avgSttMs"`
@@ -239,16 +276,23 @@ WITH t AS (
     FROM messages WHERE created_at >= $1 GROUP BY 1
 ), l AS (
     SELECT date_trunc('day', created_at AT TIME ZONE 'UTC') AS day,
-           count(*) FILTER (WHERE kind = 'charge' AND outcome = 'answered') AS answered,
-           count(*) FILTER (WHERE kind = 'refund') AS refunded
+           count(*) FILTER (WHERE resource = 'chat' AND kind = 'charge' AND outcome = 'answered') AS answered,
+           count(*) FILTER (WHERE resource = 'chat' AND kind = 'refund') AS refunded,
+           count(*) FILTER (WHERE resource = 'analysis' AND kind = 'charge' AND outcome = 'answered') AS analysis_uses
     FROM usage_ledger WHERE created_at >= $1 GROUP BY 1
+), r AS (
+    SELECT date_trunc('day', completed_at AT TIME ZONE 'UTC') AS day, count(*) AS reviews
+    FROM reviews WHERE status = 'done' AND completed_at >= $1 GROUP BY 1
+), days AS (
+    SELECT day FROM t UNION SELECT day FROM l UNION SELECT day FROM r
 )
-SELECT COALESCE(t.day, l.day) AS day, COALESCE(t.turns, 0) AS turns,
+SELECT days.day, COALESCE(t.turns, 0) AS turns,
        COALESCE(l.answered, 0) AS answered, COALESCE(t.interrupted, 0) AS interrupted,
        COALESCE(t.cancelled, 0) AS cancelled, COALESCE(t.failed, 0) AS failed,
-       COALESCE(l.refunded, 0) AS refunded, t.first_audio_p50, t.first_audio_p95, t.avg_stt_ms,
-       t.avg_first_token_ms, t.avg_tts_first_byte_ms
-FROM t FULL JOIN l ON l.day = t.day
+       COALESCE(l.refunded, 0) AS refunded, COALESCE(r.reviews, 0) AS reviews,
+       COALESCE(l.analysis_uses, 0) AS analysis_uses, t.first_audio_p50, t.first_audio_p95,
+       t.avg_stt_ms, t.avg_first_token_ms, t.avg_tts_first_byte_ms
+FROM days LEFT JOIN t ON t.day = days.day LEFT JOIN l ON l.day = days.day LEFT JOIN r ON r.day = days.day
 ORDER BY 1`
 
 // TurnMetrics returns per-day turn counts, billing outcomes and first-audio percentiles since

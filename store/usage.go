@@ -31,6 +31,18 @@ INSERT INTO usage_ledger (membership_id, user_id, kind, delta, remaining_after, 
 SELECT id, user_id, 'charge', -1, remaining_chat_uses, $4 FROM m
 RETURNING id, membership_id, remaining_after`
 
+// chargeAnalysisSQL takes one analysis use (a conversation review) by the same rules.
+const chargeAnalysisSQL = `
+WITH m AS (
+    UPDATE memberships SET remaining_analysis_uses = remaining_analysis_uses - 1
+    WHERE id = $1 AND user_id = $2 AND NOT is_expired AND expires_at > $3 AND revoked_at IS NULL
+      AND (remaining_analysis_uses IS NULL OR remaining_analysis_uses > 0)
+    RETURNING id, user_id, remaining_analysis_uses
+)
+INSERT INTO usage_ledger (membership_id, user_id, kind, delta, remaining_after, reason, resource)
+SELECT id, user_id, 'charge', -1, remaining_analysis_uses, $4, 'analysis' FROM m
+RETURNING id, membership_id, remaining_after`
+
 // ChargeChatUse takes one chat use from the user's membership. When it cannot, the error says
 // why: ErrNotFound, ErrForbidden (someone else's), ErrMembershipRevoked, ErrMembershipExpired or
 // ErrQuotaExhausted.
@@ -64,22 +76,62 @@ const (
 	OutcomeRefunded = "refunded" // the use was given back
 )
 
-// refundSQL settles an unsettled charge as refunded and gives its use back, in one statement.
-// The charge's row is updated only while it is unsettled, so a charge that was answered can
-// never be refunded, and the unique refund_of index backs the rule that a use is given back once.
+// refundSQL settles an unsettled charge as refunded and gives its use back (a chat or an
+// analysis use, whichever it took), in one statement. The charge's row is updated only while it
+// is unsettled, so a charge that was answered can never be refunded, and the unique refund_of
+// index backs the rule that a use is given back once.
 const refundSQL = `
 WITH c AS (
     UPDATE usage_ledger SET settled_at = $3, outcome = 'refunded'
     WHERE id = $1 AND kind = 'charge' AND settled_at IS NULL
-    RETURNING id, membership_id, user_id
+    RETURNING id, membership_id, user_id, resource
 ), m AS (
-    UPDATE memberships SET remaining_chat_uses = remaining_chat_uses + 1
+    UPDATE memberships SET
+        remaining_chat_uses = CASE WHEN c.resource = 'chat' THEN remaining_chat_uses + 1 ELSE remaining_chat_uses END,
+        remaining_analysis_uses = CASE WHEN c.resource = 'analysis' THEN remaining_analysis_uses + 1 ELSE remaining_analysis_uses END
     FROM c WHERE memberships.id = c.membership_id
-    RETURNING memberships.remaining_chat_uses
+    RETURNING CASE WHEN c.resource = 'chat' THEN memberships.remaining_chat_uses ELSE memberships.remaining_analysis_uses END AS remaining
 )
-INSERT INTO usage_ledger (membership_id, user_id, kind, delta, remaining_after, refund_of, reason)
-SELECT c.membership_id, c.user_id, 'refund', 1, m.remaining_chat_uses, c.id, $2 FROM c, m
+INSERT INTO usage_ledger (membership_id, user_id, kind, delta, remaining_after, refund_of, reason, resource)
+SELECT c.membership_id, c.user_id, 'refund', 1, m.remaining, c.id, $2, c.resource FROM c, m
 RETURNING remaining_after`
+
+// ChargeAnalysisUse takes one analysis use from the user's membership (a conversation review).
+// When it cannot, the error says why: ErrNotFound, ErrForbidden, ErrMembershipRevoked,
+// ErrMembershipExpired or ErrAnalysisExhausted.
+func (s *Store) ChargeAnalysisUse(ctx context.Context, userID, membershipID, reason string) (Charge, error) {
+	c, err := s.chargeAnalysis(ctx, s.prepared(), userID, membershipID, reason)
+	if err != nil {
+		return Charge{}, fmt.Errorf("store: charge analysis of membership %s: %w", membershipID, err)
+	}
+	return c, nil
+}
+
+func (s *Store) chargeAnalysis(ctx context.Context, q getter, userID, membershipID, reason string) (Charge, error) {
+	now := s.now()
+	var c Charge
+	err := q.GetContext(ctx, &c, chargeAnalysisSQL, membershipID, userID, now, reason)
+	if err == nil {
+		return c, nil
+	}
+	if err = notFound(err); err != ErrNotFound {
+		if isInvalidInput(err) {
+			err = ErrNotFound
+		}
+		return Charge{}, err
+	}
+	m, err := s.membershipByID(ctx, q, membershipID)
+	switch {
+	case err != nil:
+		return Charge{}, err
+	case m.UserID != userID:
+		return Charge{}, ErrForbidden
+	}
+	if err := m.Usable(now); err != nil && err != ErrQuotaExhausted {
+		return Charge{}, err
+	}
+	return Charge{}, ErrAnalysisExhausted
+}
 
 // RefundChatUse settles charge chargeID as refunded and gives its use back; it returns the
 // remaining count. A charge already refunded is ErrAlreadyRefunded, one already answered
@@ -147,11 +199,12 @@ func (s *Store) settledAs(ctx context.Context, q getter, chargeID int64) error {
 type Unsettled struct {
 	ID           int64     `db:"id"`
 	MembershipID string    `db:"membership_id"`
+	Resource     string    `db:"resource"`
 	CreatedAt    time.Time `db:"created_at"`
 }
 
 const unsettledSQL = `
-SELECT id, membership_id, created_at FROM usage_ledger
+SELECT id, membership_id, resource, created_at FROM usage_ledger
 WHERE kind = 'charge' AND settled_at IS NULL AND created_at < $1
 ORDER BY created_at LIMIT $2`
 
@@ -173,6 +226,7 @@ type LedgerEntry struct {
 	MembershipID   string     `db:"membership_id" json:"membershipId"`
 	PlanName       string     `db:"plan_name" json:"planName"`
 	Kind           string     `db:"kind" json:"kind"`
+	Resource       string     `db:"resource" json:"resource"` // chat or analysis
 	Delta          int        `db:"delta" json:"delta"`
 	RemainingAfter *int       `db:"remaining_after" json:"remainingAfter"`
 	RefundOf       *int64     `db:"refund_of" json:"refundOf,omitempty"`
@@ -187,7 +241,7 @@ type LedgerEntry struct {
 
 // ledgerColumns joins each row with the turn its charge paid for.
 const ledgerColumns = `
-SELECT l.id, l.membership_id, p.name AS plan_name, l.kind, l.delta, l.remaining_after, l.refund_of,
+SELECT l.id, l.membership_id, p.name AS plan_name, l.kind, l.resource, l.delta, l.remaining_after, l.refund_of,
        l.reason, l.outcome, l.settled_at, COALESCE(t.user_text, '') AS user_text,
        COALESCE(t.status, '') AS turn_status, t.conversation_id, l.created_at
 FROM usage_ledger l
@@ -224,22 +278,29 @@ func (s *Store) LedgerByMembership(ctx context.Context, membershipID string) ([]
 }
 
 // UsageSummary counts a user's chat uses.
-// Net is charges minus refunds; Answered counts the charges settled by an answer and Pending
-// those not settled yet (a turn in progress).
+// The chat use counts: Net is charges minus refunds; Answered counts the charges settled by an
+// answer and Pending those not settled yet (a turn in progress). Analysis* count the analysis
+// uses (reviews) the same way.
 type UsageSummary struct {
-	Charges  int `db:"charges" json:"charges"`
-	Refunds  int `db:"refunds" json:"refunds"`
-	Net      int `db:"net" json:"net"`
-	Answered int `db:"answered" json:"answered"`
-	Pending  int `db:"pending" json:"pending"`
+	Charges         int `db:"charges" json:"charges"`
+	Refunds         int `db:"refunds" json:"refunds"`
+	Net             int `db:"net" json:"net"`
+	Answered        int `db:"answered" json:"answered"`
+	Pending         int `db:"pending" json:"pending"`
+	AnalysisCharges int `db:"analysis_charges" json:"analysisCharges"`
+	AnalysisRefunds int `db:"analysis_refunds" json:"analysisRefunds"`
+	AnalysisNet     int `db:"analysis_net" json:"analysisNet"`
 }
 
 const usageSummarySQL = `
-SELECT count(*) FILTER (WHERE kind = 'charge') AS charges,
-       count(*) FILTER (WHERE kind = 'refund') AS refunds,
-       COALESCE(-sum(delta), 0) AS net,
-       count(*) FILTER (WHERE kind = 'charge' AND outcome = 'answered') AS answered,
-       count(*) FILTER (WHERE kind = 'charge' AND settled_at IS NULL) AS pending
+SELECT count(*) FILTER (WHERE resource = 'chat' AND kind = 'charge') AS charges,
+       count(*) FILTER (WHERE resource = 'chat' AND kind = 'refund') AS refunds,
+       COALESCE(-sum(delta) FILTER (WHERE resource = 'chat'), 0) AS net,
+       count(*) FILTER (WHERE resource = 'chat' AND kind = 'charge' AND outcome = 'answered') AS answered,
+       count(*) FILTER (WHERE resource = 'chat' AND kind = 'charge' AND settled_at IS NULL) AS pending,
+       count(*) FILTER (WHERE resource = 'analysis' AND kind = 'charge') AS analysis_charges,
+       count(*) FILTER (WHERE resource = 'analysis' AND kind = 'refund') AS analysis_refunds,
+       COALESCE(-sum(delta) FILTER (WHERE resource = 'analysis'), 0) AS analysis_net
 FROM usage_ledger WHERE user_id = $1`
 
 // UsageSummaryByUser totals the user's ledger.

@@ -59,7 +59,7 @@ func New(cfg Config) *Client {
 
 // Providers returns the three session providers backed by c.
 func (c *Client) Providers(name string) session.Providers {
-	return session.Providers{Name: name, STT: c, Chat: c, TTS: c}
+	return session.Providers{Name: name, STT: c, Chat: c, TTS: c, Review: c}
 }
 
 // NewHTTPClient returns an HTTP client whose pool keeps connections to the provider open for

@@ -68,10 +68,21 @@ type Message struct {
 
 // ChatRequest is a recorded chat completion request.
 type ChatRequest struct {
-	Model     string    `json:"model"`
-	Messages  []Message `json:"messages"`
-	Stream    bool      `json:"stream"`
-	MaxTokens int       `json:"max_completion_tokens"`
+	Model          string          `json:"model"`
+	Messages       []Message       `json:"messages"`
+	Stream         bool            `json:"stream"`
+	MaxTokens      int             `json:"max_completion_tokens"`
+	ResponseFormat *ResponseFormat `json:"response_format,omitempty"`
+}
+
+// ResponseFormat is a chat request's structured output: {"type":"json_schema","json_schema":{"name":...}}.
+type ResponseFormat struct {
+	Type       string `json:"type"`
+	JSONSchema *struct {
+		Name   string          `json:"name"`
+		Strict bool            `json:"strict"`
+		Schema json.RawMessage `json:"schema"`
+	} `json:"json_schema,omitempty"`
 }
 
 // Failure makes calls to one endpoint fail.
@@ -341,7 +352,13 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if s.stall(w, r, fail, "chat") {
 		return
 	}
-	tokens := Tokens(replyFn(req))
+	reply := ""
+	if rf := req.ResponseFormat; rf != nil && rf.Type == "json_schema" && rf.JSONSchema != nil && rf.JSONSchema.Name == "conversation_review" {
+		reply = ReviewReply(req) // a structured review, as the server asks for one
+	} else {
+		reply = replyFn(req)
+	}
+	tokens := Tokens(reply)
 	if !req.Stream {
 		if !sleep(r.Context(), p.ChatFirstToken+time.Duration(len(tokens))*p.ChatPerToken-time.Since(start)) {
 			return
