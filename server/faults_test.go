@@ -121,7 +121,8 @@ func TestProviderFaultsOnUploadAndWait(t *testing.T) {
 	checkLedger(t, env, m.ID, 100)
 }
 
-// checkLedger asserts the ledger identity of a membership once its turns have settled.
+// checkLedger asserts the ledger identity of a membership's chat uses once its turns have
+// settled.
 func checkLedger(t *testing.T, env *servertest.Env, membershipID string, initial int) (charges, refunds int) {
 	t.Helper()
 	ctx := context.Background()
@@ -135,6 +136,8 @@ func checkLedger(t *testing.T, env *servertest.Env, membershipID string, initial
 		unsettled, answered := 0, 0
 		for _, e := range ledger {
 			switch {
+			case e.Resource != "chat":
+				continue // analysis uses are counted apart
 			case e.Kind == "refund":
 				refunds++
 			case e.Outcome == nil:

@@ -88,6 +88,12 @@ func (s *Server) startJobs(clock clockwork.Clock) (gocron.Scheduler, error) {
 // reconcileCharges refunds the charges older than RECONCILE_AFTER that no answer and no refund
 // settled: a crash, a killed process or a database outage interrupted their turns.
 func (s *Server) reconcileCharges(ctx context.Context, now time.Time) {
+	// Reviews whose writer died are removed first; their charges are refunded below.
+	if n, err := s.store.DeleteStaleReviews(ctx, now.Add(-s.cfg.ReconcileAfter)); err != nil {
+		s.logger.Error("removing stale reviews", "err", err)
+	} else if n > 0 {
+		s.logger.Warn("removed reviews left unfinished", "reviews", n)
+	}
 	n, err := s.tutor.Reconcile(ctx, now.Add(-s.cfg.ReconcileAfter))
 	if err != nil {
 		s.logger.Error("charge reconciler failed", "err", err, "refunded", n)

@@ -559,7 +559,7 @@ func (f *fakeStore) CompleteReview(_ context.Context, id, cefr string, body, flu
 	defer f.mu.Unlock()
 	for _, r := range f.reviews {
 		if r.ID == id {
-			r.Status, r.CEFR, r.Body, r.Fluency, r.Engine = store.ReviewDone, &cefr, body, fluency, engine
+			r.Status, r.CEFR, r.Body, r.Fluency, r.Engine = store.ReviewDone, &cefr, store.JSONB(body), store.JSONB(fluency), engine
 			return *r, nil
 		}
 	}

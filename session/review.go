@@ -125,9 +125,7 @@ func (e *Tutor) writeReview(ctx context.Context, userID string, claim store.Revi
 	var err error
 	start := time.Now()
 	for attempt := 0; attempt < 2; attempt++ {
-		actx, acancel := context.WithTimeoutCause(ctx, reviewTimeout, fmt.Errorf("%w: review: no answer within %v", ErrProviderTimeout, reviewTimeout))
-		draft, err = e.providers.Review.Review(actx, req)
-		acancel()
+		draft, err = e.askReviewer(ctx, req)
 		if err == nil {
 			if draft, err = validateDraft(draft, req); err == nil {
 				break
@@ -136,11 +134,7 @@ func (e *Tutor) writeReview(ctx context.Context, userID string, claim store.Revi
 			err = fmt.Errorf("%w: %v", ErrReviewInvalid, err)
 			continue
 		}
-		if ctx.Err() != nil {
-			break
-		}
-		err = providerError("review", actx, err)
-		if errors.Is(err, ErrProviderTimeout) {
+		if ctx.Err() != nil || errors.Is(err, ErrProviderTimeout) {
 			break
 		}
 	}
@@ -160,6 +154,17 @@ func (e *Tutor) writeReview(ctx context.Context, userID string, claim store.Revi
 		e.learnFrom(ledgerCtx, userID, req, r)
 	}
 	return r, true, err
+}
+
+// askReviewer runs the reviewer once within its time limit.
+func (e *Tutor) askReviewer(ctx context.Context, req ReviewRequest) (ReviewDraft, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, reviewTimeout, fmt.Errorf("%w: review: no answer within %v", ErrProviderTimeout, reviewTimeout))
+	defer cancel()
+	d, err := e.providers.Review.Review(ctx, req)
+	if err != nil && !errors.Is(err, ErrReviewInvalid) {
+		err = providerError("review", ctx, err)
+	}
+	return d, err
 }
 
 // reviewBody is what is stored of a review besides its level and fluency.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,22 +12,56 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// JSONB is a jsonb column that may be NULL (nil).
+type JSONB []byte
+
+// Value writes the JSON (NULL for nil).
+func (j JSONB) Value() (driver.Value, error) {
+	if j == nil {
+		return nil, nil
+	}
+	return []byte(j), nil
+}
+
+// Scan reads the JSON (nil for NULL).
+func (j *JSONB) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*j = nil
+	case []byte:
+		*j = append((*j)[:0], v...)
+	case string:
+		*j = JSONB(v)
+	default:
+		return fmt.Errorf("store: jsonb from %T", src)
+	}
+	return nil
+}
+
+// MarshalJSON writes the JSON as it is (null for nil).
+func (j JSONB) MarshalJSON() ([]byte, error) {
+	if j == nil {
+		return []byte("null"), nil
+	}
+	return j, nil
+}
+
 // Review is a review of a conversation as it was up to message UptoMessageID. Body and Fluency
 // are JSON the session package writes and reads.
 type Review struct {
-	ID             string          `db:"id" json:"id"`
-	ConversationID string          `db:"conversation_id" json:"conversationId"`
-	UserID         string          `db:"user_id" json:"-"`
-	MembershipID   string          `db:"membership_id" json:"membershipId"`
-	UptoMessageID  int64           `db:"upto_message_id" json:"-"`
-	ChargeID       *int64          `db:"charge_id" json:"-"`
-	Status         string          `db:"status" json:"-"`
-	CEFR           *string         `db:"cefr" json:"cefr"`
-	Body           json.RawMessage `db:"body" json:"-"`
-	Fluency        json.RawMessage `db:"fluency" json:"-"`
-	Engine         string          `db:"engine" json:"engine"`
-	CreatedAt      time.Time       `db:"created_at" json:"createdAt"`
-	CompletedAt    *time.Time      `db:"completed_at" json:"completedAt"`
+	ID             string     `db:"id" json:"id"`
+	ConversationID string     `db:"conversation_id" json:"conversationId"`
+	UserID         string     `db:"user_id" json:"-"`
+	MembershipID   string     `db:"membership_id" json:"membershipId"`
+	UptoMessageID  int64      `db:"upto_message_id" json:"-"`
+	ChargeID       *int64     `db:"charge_id" json:"-"`
+	Status         string     `db:"status" json:"-"`
+	CEFR           *string    `db:"cefr" json:"cefr"`
+	Body           JSONB      `db:"body" json:"-"`
+	Fluency        JSONB      `db:"fluency" json:"-"`
+	Engine         string     `db:"engine" json:"engine"`
+	CreatedAt      time.Time  `db:"created_at" json:"createdAt"`
+	CompletedAt    *time.Time `db:"completed_at" json:"completedAt"`
 }
 
 // Review statuses.
@@ -91,9 +126,10 @@ RETURNING ` + reviewColumns
 // CompleteReview stores a claimed review's content and settles its analysis use as answered, in
 // one transaction.
 func (s *Store) CompleteReview(ctx context.Context, id, cefr string, body, fluency json.RawMessage, engine string) (Review, error) {
+	b, f := JSONB(body), JSONB(fluency)
 	var r Review
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := tx.GetContext(ctx, &r, completeReviewSQL, id, cefr, body, fluency, engine, s.now()); err != nil {
+		if err := tx.GetContext(ctx, &r, completeReviewSQL, id, cefr, b, f, engine, s.now()); err != nil {
 			return notFound(err)
 		}
 		if r.ChargeID != nil {
@@ -171,13 +207,13 @@ func (s *Store) DeleteStaleReviews(ctx context.Context, before time.Time) (int, 
 // recurring mistakes, the topics they talked about and their goals (JSON the session package
 // writes), fed by their reviews.
 type Profile struct {
-	UserID    string          `db:"user_id" json:"-"`
-	Level     string          `db:"level" json:"level"`
-	Mistakes  json.RawMessage `db:"mistakes" json:"mistakes"`
-	Topics    json.RawMessage `db:"topics" json:"topics"`
-	Goals     json.RawMessage `db:"goals" json:"goals"`
-	Reviews   int             `db:"reviews" json:"reviews"`
-	UpdatedAt time.Time       `db:"updated_at" json:"updatedAt"`
+	UserID    string    `db:"user_id" json:"-"`
+	Level     string    `db:"level" json:"level"`
+	Mistakes  JSONB     `db:"mistakes" json:"mistakes"`
+	Topics    JSONB     `db:"topics" json:"topics"`
+	Goals     JSONB     `db:"goals" json:"goals"`
+	Reviews   int       `db:"reviews" json:"reviews"`
+	UpdatedAt time.Time `db:"updated_at" json:"updatedAt"`
 }
 
 const profileSQL = `SELECT user_id, level, mistakes, topics, goals, reviews, updated_at FROM learner_profiles WHERE user_id = $1`
