@@ -29,7 +29,7 @@ type Config struct {
 	JWTSecret   string // the server's JWT_SECRET: tokens are signed with it
 	Profile     openaisim.Profile
 
-	Only             map[string]bool // items to run (all when empty): first-audio, overhead, capacity, memory, rest
+	Only             map[string]bool // items to run (all when empty): first-audio, overhead, capacity, memory, rest, review
 	Turns            int             // turns per path for first audio (default 30)
 	OverheadSessions int             // concurrent talking sessions (default 200)
 	OverheadTurns    int             // turns per concurrent session (default 3)
@@ -79,6 +79,7 @@ type Report struct {
 	Capacity      *Capacity         `json:"capacity,omitempty"`
 	Memory        *Memory           `json:"memory,omitempty"`
 	REST          []RESTResult      `json:"rest,omitempty"`
+	Reviews       *Reviews          `json:"reviews,omitempty"`
 }
 
 // Millis is a duration in milliseconds.
@@ -115,6 +116,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"overhead", env.overhead},
 		{"capacity", env.capacity},
 		{"rest", env.rest},
+		{"review", env.reviews},
 	}
 	for _, s := range steps {
 		if !cfg.run(s.item) {

@@ -85,6 +85,19 @@ func (r *Report) Markdown(command string) string {
 		b.WriteString(markdownTable([]string{"sessions", "handling p50 ms", "handling p99 ms", "frames sent", "frames handled", "server cores", "cores / 100 sessions", "generator lag p99 ms", "pass"}, rows))
 		fmt.Fprintf(&b, "\nMost sessions held: **%d** (target ≥ 1,000 at ≤ 0.1 core per 100 sessions).\n\n", c.Max)
 	}
+	if rv := r.Reviews; rv != nil {
+		b.WriteString("### Conversation reviews\n\n")
+		fmt.Fprintf(&b, "`POST /api/conversations/{id}/review` of a conversation of %d turns, with the simulator writing the review "+
+			"(a JSON-schema structured output; its latency is the profile's first token plus its tokens), validated, stored with "+
+			"its analysis use's settlement and folded into the learner's profile. One at a time, then %d at once; and asked again "+
+			"for the unchanged conversation (the stored review, nothing charged).\n\n", reviewTurns, rv.Parallel)
+		b.WriteString(markdownTable([]string{"reviews", "n", "p50 ms", "p95 ms", "max ms"}, [][]string{
+			{"one at a time", fmt.Sprint(rv.Sequential.N), ms(rv.Sequential.P50), ms(rv.Sequential.P95), ms(rv.Sequential.Max)},
+			{fmt.Sprintf("%d at once", rv.Parallel), fmt.Sprint(rv.Concurrent.N), ms(rv.Concurrent.P50), ms(rv.Concurrent.P95), ms(rv.Concurrent.Max)},
+			{"unchanged conversation (stored)", fmt.Sprint(rv.Repeat.N), ms(rv.Repeat.P50), ms(rv.Repeat.P95), ms(rv.Repeat.Max)},
+		}))
+		b.WriteString("\n")
+	}
 	if len(r.REST) > 0 {
 		b.WriteString("### REST\n\n")
 		rows := [][]string{}
