@@ -133,3 +133,31 @@ func TestMetricsOnAPrivateListener(t *testing.T) {
 	env := servertest.New(t, servertest.Options{Env: map[string]string{"METRICS_ADDR": "127.0.0.1:0"}})
 	want(t, env.Do("GET", "/metrics", "", nil), 404, "not_found")
 }
+
+// Two instances on one database share the per-user session limit and the sign-in limit.
+func TestLimitsHoldAcrossInstances(t *testing.T) {
+	noLeaks(t)
+	env := servertest.New(t, servertest.Options{Env: map[string]string{"MAX_SESSIONS_PER_USER": "2", "AUTH_RATE_LIMIT": "0.01"}})
+	other := servertest.New(t, servertest.Options{Store: env.Store, Env: map[string]string{"MAX_SESSIONS_PER_USER": "2", "AUTH_RATE_LIMIT": "0.01"}})
+	_, tok, m := env.Learner("ann@example.com", intp(3))
+	dial(t, env, tok, m.ID)
+	dial(t, other, tok, m.ID)
+	for _, e := range []*servertest.Env{env, other} {
+		_, err := client.Dial(context.Background(), e.WSURL(m.ID), client.Options{Token: tok})
+		var he *client.HTTPError
+		if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests {
+			t.Fatalf("a third session on either instance: %v", err)
+		}
+	}
+	// Sign-in attempts from one address count on both instances: 11 a minute at this setting.
+	limited := 0
+	for i := 0; i < 16; i++ {
+		e := []*servertest.Env{env, other}[i%2]
+		if r := e.Do("POST", "/api/auth/login", "", map[string]string{"email": "x@example.com", "password": "nope-nope"}); r.Status == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited < 4 {
+		t.Fatalf("%d of 16 sign-ins limited across two instances, want at least 4", limited)
+	}
+}

@@ -52,7 +52,7 @@ func FuzzBearerToken(f *testing.F) {
 		if protocols != "" {
 			r.Header.Set("Sec-WebSocket-Protocol", protocols)
 		}
-		bearerToken(r)       // must not panic
+		bearerToken(r)        // must not panic
 		websocketProtocols(r) // nor this
 	})
 }

@@ -18,8 +18,12 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz: GET /readyz — anyone: the database answers.
+// readyz: GET /readyz — anyone: the database answers and the instance is not draining (a load
+// balancer sends new sessions elsewhere during a rolling restart).
 func (s *Server) readyz(c echo.Context) error {
+	if s.sessions.Draining() {
+		return newError(http.StatusServiceUnavailable, "draining", "this instance is shutting down; use another")
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {

@@ -129,6 +129,8 @@ func (s *Server) purgeAudio(ctx context.Context, now time.Time) {
 		return
 	}
 	s.logger.Info("audio purge ran", "deleted", n)
+	s.store.PruneRates(ctx, now.Add(-time.Hour))   //nolint:errcheck // housekeeping
+	s.store.PruneDaily(ctx, now.AddDate(0, 0, -7)) //nolint:errcheck
 }
 
 // gocronLogger sends gocron's own messages to slog.

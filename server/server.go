@@ -12,13 +12,13 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/aitutor/aitutor/session"
 	"github.com/aitutor/aitutor/store"
@@ -97,6 +97,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 		PongWait:           cfg.PongWait,
 		PingPeriod:         cfg.PingPeriod,
 		CheckOrigin:        s.originAllowed,
+		Registry:           d.Store,
+		Instance:           instanceName(),
 	})
 	s.echo = s.routes(d.Web)
 	return s, nil
@@ -148,10 +150,9 @@ func (s *Server) routes(web http.Handler) *echo.Echo {
 	}
 
 	api := e.Group("/api", middleware.BodyLimit("1M"))
+	// Counted in PostgreSQL: the limit holds across every instance.
 	authLimit := middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
-		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-			Rate: rate.Limit(s.cfg.AuthRateLimit), Burst: max(10, int(s.cfg.AuthRateLimit*4)), ExpiresIn: 10 * time.Minute,
-		}),
+		Store: &sharedLimiter{store: s.store, prefix: "auth:", window: authWindow, limit: authWindowLimit(s.cfg.AuthRateLimit), logger: s.logger},
 		DenyHandler: func(c echo.Context, _ string, _ error) error {
 			return newError(http.StatusTooManyRequests, "rate_limited", "too many attempts; wait a moment and try again")
 		},
@@ -369,3 +370,9 @@ func (s *Server) Drain(ctx context.Context) error { return s.sessions.Shutdown(c
 
 // Live is the number of live WebSocket sessions on this instance.
 func (s *Server) Live() int { return s.sessions.Live() }
+
+// instanceName names this process among the instances on one database.
+func instanceName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()%1e6)
+}

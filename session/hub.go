@@ -23,7 +23,26 @@ type HubConfig struct {
 	PingPeriod         time.Duration // how often a session is pinged (20s; below PongWait)
 	// CheckOrigin decides which browser origins may connect (requests without Origin pass).
 	CheckOrigin func(origin, host string) bool
+	// Registry shares the live sessions of all instances on one database, so that
+	// MaxSessionsPerUser holds across a cluster; nil counts this instance's sessions only.
+	Registry Registry
+	// Instance names this instance in the Registry.
+	Instance string
 }
+
+// Registry records the live sessions of every instance; *store.Store implements it.
+type Registry interface {
+	// AdmitSession records a session unless the user has limit live sessions (not counting
+	// those not seen for staleAfter); then it is store.ErrTooManySessions.
+	AdmitSession(ctx context.Context, sessionID, userID, instance string, limit int, staleAfter time.Duration) error
+	LeaveSession(ctx context.Context, sessionID string) error
+	// SeeSessions is an instance's heartbeat: its live sessions are these.
+	SeeSessions(ctx context.Context, instance string, ids []string) error
+}
+
+// registryBeat is how often an instance refreshes its sessions in the Registry; sessions not
+// seen for three beats are an instance's that died.
+const registryBeat = 30 * time.Second
 
 // Hub tracks the live sessions of this instance: it admits them (Open), and lets their turns
 // finish and closes them on shutdown (HTTP server shutdown does not wait for hijacked
@@ -39,6 +58,9 @@ type Hub struct {
 	reserved int
 	closed   bool
 	empty    chan struct{} // closed when the last session leaves after shutdown began
+
+	stopBeat chan struct{}
+	beatDone chan struct{}
 }
 
 // NewHub returns an empty hub.
@@ -67,7 +89,44 @@ func NewHub(t *Tutor, cfg HubConfig) *Hub {
 	if cfg.CheckOrigin == nil {
 		cfg.CheckOrigin = func(string, string) bool { return false }
 	}
-	return &Hub{tutor: t, cfg: cfg, upgrader: upgrader(cfg.CheckOrigin), sessions: map[*Session]struct{}{}, perUser: map[string]int{}}
+	if cfg.Instance == "" {
+		cfg.Instance = "instance_" + randomID()
+	}
+	h := &Hub{
+		tutor: t, cfg: cfg, upgrader: upgrader(cfg.CheckOrigin), sessions: map[*Session]struct{}{}, perUser: map[string]int{},
+		stopBeat: make(chan struct{}), beatDone: make(chan struct{}),
+	}
+	if cfg.Registry != nil {
+		go h.heartbeat()
+	} else {
+		close(h.beatDone)
+	}
+	return h
+}
+
+// heartbeat refreshes this instance's sessions in the Registry until Shutdown.
+func (h *Hub) heartbeat() {
+	defer close(h.beatDone)
+	t := time.NewTicker(registryBeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stopBeat:
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		ids := make([]string, 0, len(h.sessions))
+		for s := range h.sessions {
+			ids = append(ids, s.id)
+		}
+		h.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := h.cfg.Registry.SeeSessions(ctx, h.cfg.Instance, ids); err != nil {
+			h.tutor.logger.Warn("session heartbeat", "err", err)
+		}
+		cancel()
+	}
 }
 
 // reserve takes a place for a session of user that is about to be upgraded; release gives it
@@ -122,6 +181,21 @@ func (h *Hub) Open(w http.ResponseWriter, r *http.Request, p Params) error {
 	}()
 	ctx := r.Context()
 	st := h.tutor.store
+	id := "sess_" + randomID()
+	if reg := h.cfg.Registry; reg != nil {
+		err := reg.AdmitSession(ctx, id, p.User.ID, h.cfg.Instance, h.cfg.MaxSessionsPerUser, 3*registryBeat)
+		if errors.Is(err, store.ErrTooManySessions) {
+			return ErrTooManySessions
+		}
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if !started {
+				h.leaveRegistry(id)
+			}
+		}()
+	}
 	var conv store.Conversation
 	var history []historyEntry
 	resumed := p.ConversationID != ""
@@ -142,7 +216,7 @@ func (h *Hub) Open(w http.ResponseWriter, r *http.Request, p Params) error {
 	if err != nil {
 		return err // the upgrader has answered
 	}
-	s := newSession(h, conn, p, conv, history)
+	s := newSession(h, conn, id, p, conv, history)
 	started = true // the place is the session's now
 	h.mu.Lock()
 	h.reserved--
@@ -161,6 +235,7 @@ func (h *Hub) Open(w http.ResponseWriter, r *http.Request, p Params) error {
 func (h *Hub) remove(s *Session) {
 	h.tutor.metrics.sessions.Dec()
 	h.tutor.metrics.closes.WithLabelValues(strconv.Itoa(s.reason().Code)).Inc()
+	h.leaveRegistry(s.id)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.sessions, s)
@@ -168,6 +243,18 @@ func (h *Hub) remove(s *Session) {
 	if h.closed && len(h.sessions) == 0 && h.empty != nil {
 		close(h.empty)
 		h.empty = nil
+	}
+}
+
+// leaveRegistry forgets a session in the Registry (the heartbeat forgets it if this fails).
+func (h *Hub) leaveRegistry(id string) {
+	if h.cfg.Registry == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := h.cfg.Registry.LeaveSession(ctx, id); err != nil {
+		h.tutor.logger.Warn("leaving the session registry", "session", id, "err", err)
 	}
 }
 
@@ -183,6 +270,9 @@ func (h *Hub) Live() int {
 // ctx ends first, the rest are closed at once. It returns when all have ended.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
+	if !h.closed {
+		close(h.stopBeat)
+	}
 	h.closed = true
 	empty := make(chan struct{})
 	if len(h.sessions) == 0 {
@@ -198,6 +288,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	for _, s := range live {
 		s.drain()
 	}
+	defer func() { <-h.beatDone }()
 	select {
 	case <-empty:
 		return nil
@@ -212,4 +303,12 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	case <-time.After(5 * time.Second):
 		return errors.New("session: sessions did not end in time")
 	}
+}
+
+// Draining reports whether the hub is shutting down (readiness answers 503 then, so that a load
+// balancer sends new sessions to other instances).
+func (h *Hub) Draining() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
 }

@@ -91,9 +91,8 @@ type Params struct {
 	Logger         *slog.Logger
 }
 
-func newSession(h *Hub, conn *websocket.Conn, p Params, conv store.Conversation, history []historyEntry) *Session {
+func newSession(h *Hub, conn *websocket.Conn, id string, p Params, conv store.Conversation, history []historyEntry) *Session {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	id := "sess_" + randomID()
 	s := &Session{
 		id:             id,
 		hub:            h,
