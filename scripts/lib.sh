@@ -33,13 +33,15 @@ offline_packages() {
 }
 
 # test_packages prints the Debian packages `make test` needs that are missing: the offline
-# engines, headless Chromium for the browser tests, ffmpeg for compressed uploads and
-# PostgreSQL for the database tests (pg.sh installs PostgreSQL itself when it can).
+# engines, headless Chromium for the browser tests, ffmpeg for compressed uploads, HAProxy for
+# the multi-instance test and PostgreSQL for the database tests (pg.sh installs PostgreSQL
+# itself when it can).
 test_packages() {
   local pkgs
   read -r -a pkgs <<<"$(offline_packages)"
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || pkgs+=(chromium)
   command -v ffmpeg >/dev/null 2>&1 || pkgs+=(ffmpeg)
+  command -v haproxy >/dev/null 2>&1 || pkgs+=(haproxy)
   if [ -z "${TEST_DATABASE_URL:-}" ] && ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     pkgs+=(postgresql)
   fi
