@@ -123,6 +123,7 @@ func writerPair(b *testing.B) (*Session, *websocket.Conn) {
 	s := &Session{
 		hub:        &Hub{cfg: HubConfig{IdleTimeout: time.Hour, MaxDuration: time.Hour}},
 		conn:       <-serverConn,
+		wire:       v1Wire{},
 		logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		ctx:        ctx,
 		cancel:     cancel,

@@ -29,6 +29,7 @@ type Session struct {
 	hub            *Hub
 	tutor          *Tutor
 	conn           *websocket.Conn
+	wire           wire
 	logger         *slog.Logger
 	userID         string
 	membershipID   string
@@ -98,6 +99,7 @@ func newSession(h *Hub, conn *websocket.Conn, id string, p Params, conv store.Co
 		hub:            h,
 		tutor:          h.tutor,
 		conn:           conn,
+		wire:           v1Wire{},
 		logger:         p.Logger.With("session", id, "user", p.User.ID),
 		userID:         p.User.ID,
 		membershipID:   p.Membership.ID,
@@ -217,16 +219,7 @@ func (s *Session) readLoop() {
 			return
 		}
 		s.conn.SetReadDeadline(time.Now().Add(pongWait)) //nolint:errcheck
-		switch mt {
-		case websocket.BinaryMessage:
-			err = s.readAudio(r)
-		case websocket.TextMessage:
-			var data []byte
-			if data, err = io.ReadAll(r); err == nil {
-				s.handleText(data)
-			}
-		}
-		if err != nil {
+		if err = s.wire.read(s, mt, r); err != nil {
 			s.closeWith(readCloseReason(err))
 			return
 		}

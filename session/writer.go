@@ -58,8 +58,8 @@ const (
 type msgKind uint8
 
 const (
-	kindText  msgKind = iota
-	kindAudio         // reply audio of turn
+	kindEvent msgKind = iota // an event, encoded by the session's wire
+	kindAudio                // reply audio of turn
 	kindFlush         // closes flush when the writer reaches it
 	kindPing          // a WebSocket ping
 	kindClose         // the session ends: flush text, send the close frame, close the socket
@@ -68,6 +68,7 @@ const (
 // outMsg is one item of the send queue.
 type outMsg struct {
 	kind   msgKind
+	event  any // kindEvent
 	data   []byte
 	turn   *turn         // the reply an audio frame belongs to
 	offset int64         // the frame's offset in that reply's audio
@@ -112,9 +113,13 @@ func (q *sendQueue) len() int {
 	return len(q.items)
 }
 
-// send queues a text message. It never blocks; a full queue closes the session.
+// eventBytes is what a queued event counts towards the queue's byte bound (it is encoded by
+// the writer).
+const eventBytes = 256
+
+// send queues an event. It never blocks; a full queue closes the session.
 func (s *Session) send(v any) {
-	s.enqueue(outMsg{kind: kindText, data: mustJSON(v)})
+	s.enqueue(outMsg{kind: kindEvent, event: v})
 }
 
 // enqueue queues m and starts the writer when none runs. Messages are refused once the session
@@ -131,14 +136,18 @@ func (s *Session) enqueue(m outMsg) bool {
 		m.release()
 		return false
 	}
-	if (len(q.items) >= queueMessages || q.bytes+len(m.data) > queueBytes) && m.kind != kindClose {
+	size := len(m.data)
+	if m.kind == kindEvent {
+		size = eventBytes
+	}
+	if (len(q.items) >= queueMessages || q.bytes+size > queueBytes) && m.kind != kindClose {
 		q.mu.Unlock()
 		m.release()
 		s.closeWith(&CloseReason{Code: CloseSlowClient, Reason: "client too slow: send queue full"})
 		return false
 	}
 	q.items = append(q.items, m)
-	q.bytes += len(m.data)
+	q.bytes += size
 	start := !q.running
 	if start {
 		// Counted while the queue is open: the reader waits for the writer only after it has
@@ -154,7 +163,7 @@ func (s *Session) enqueue(m outMsg) bool {
 }
 
 func (m *outMsg) release() {
-	m.data = nil
+	m.data, m.event = nil, nil
 	if m.kind == kindFlush && m.flush != nil {
 		close(m.flush) // written or not, whoever waits may go on
 		m.flush = nil
@@ -209,14 +218,27 @@ func (s *Session) write(m *outMsg) error {
 		if !m.turn.writable() {
 			return nil // the learner talked over it or stopped it: this audio is never sent
 		}
-		if err := s.conn.WriteMessage(websocket.BinaryMessage, m.data); err != nil {
+		if err := s.writeFrames(s.wire.audio(m.turn, m.data)); err != nil {
 			return err
 		}
 		m.turn.audioWritten(m.offset, len(m.data))
 		return nil
 	default:
-		return s.conn.WriteMessage(websocket.TextMessage, m.data)
+		return s.writeFrames(s.wire.event(m.event))
 	}
+}
+
+func (s *Session) writeFrames(frames []frame) error {
+	for _, f := range frames {
+		mt := websocket.TextMessage
+		if f.binary {
+			mt = websocket.BinaryMessage
+		}
+		if err := s.conn.WriteMessage(mt, f.data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // finishWriting ends the session's writing: it closes the queue, writes the text messages still
@@ -232,7 +254,7 @@ func (s *Session) finishWriting(rest []outMsg, broken bool) {
 	reason := s.reason()
 	deadline := time.Now().Add(writeWait)
 	for i := range rest {
-		if broken || reason.sent || rest[i].kind != kindText || time.Now().After(deadline) {
+		if broken || reason.sent || rest[i].kind != kindEvent || time.Now().After(deadline) {
 			rest[i].release()
 			continue
 		}
