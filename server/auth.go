@@ -81,7 +81,9 @@ func currentUser(c echo.Context) store.User {
 }
 
 // bearerToken reads the token from "Authorization: Bearer <jwt>" or, for browser WebSockets,
-// from the "bearer.<jwt>" entry of Sec-WebSocket-Protocol.
+// from the "bearer.<jwt>" entry of Sec-WebSocket-Protocol (protocol v1) or its
+// "openai-insecure-api-key.<jwt>" entry (the Realtime endpoint, as OpenAI's browser clients send
+// their key).
 func bearerToken(r *http.Request) string {
 	if h := r.Header.Get(echo.HeaderAuthorization); h != "" {
 		if scheme, tok, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "bearer") {
@@ -91,6 +93,9 @@ func bearerToken(r *http.Request) string {
 	}
 	for _, p := range websocketProtocols(r) {
 		if tok, ok := strings.CutPrefix(p, "bearer."); ok {
+			return tok
+		}
+		if tok, ok := strings.CutPrefix(p, "openai-insecure-api-key."); ok {
 			return tok
 		}
 	}

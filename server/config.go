@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -66,6 +67,8 @@ type Config struct {
 	LogFormat          string        // LOG_FORMAT: json or text
 	DebugAddr          string        // DEBUG_ADDR: pprof listener, e.g. 127.0.0.1:6060; off when empty
 	MetricsAddr        string        // METRICS_ADDR: a private listener for /metrics; on the main port when empty
+	TLSCertFile        string        // TLS_CERT_FILE: serve HTTPS (and wss://) with this certificate chain
+	TLSKeyFile         string        // TLS_KEY_FILE: and this key
 	GreetingRateLimit  float64       // GREETING_RATE_LIMIT: POST /api/tutor/init per account per minute
 	MaxUploads         int           // MAX_UPLOADS: POST /api/tutor/chat requests answered at once
 	GreetingDailyLimit int           // GREETING_DAILY_LIMIT: uncached custom greetings a day for accounts without a usable membership
@@ -224,6 +227,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.AuthRateLimit <= 0 {
 		e.fail("AUTH_RATE_LIMIT", "must be positive")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		e.fail("TLS_CERT_FILE", "and TLS_KEY_FILE go together: set both or neither")
+	} else if c.TLSCertFile != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile); err != nil {
+			e.fail("TLS_CERT_FILE", "cannot be loaded with TLS_KEY_FILE: "+err.Error())
+		}
 	}
 	if c.GreetingRateLimit <= 0 {
 		e.fail("GREETING_RATE_LIMIT", "must be positive")

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -177,8 +178,9 @@ func (s *Server) routes(web http.Handler) *echo.Echo {
 	user.GET("/users/me/profile", s.myProfile)
 	user.DELETE("/users/me/profile", s.forgetProfile)
 	e.POST("/api/tutor/chat", s.tutorChat, middleware.BodyLimit(fmt.Sprintf("%dB", maxUploadBytes+1<<20)), s.authenticate)
-	// The WebSocket upgrade authenticates itself, so that failures are plain HTTP answers.
+	// The WebSocket upgrades authenticate themselves, so that failures are plain HTTP answers.
 	e.GET("/api/tutor/ws", s.tutorWS)
+	e.GET("/v1/realtime", s.realtimeWS)
 
 	// Administrators only.
 	admin := api.Group("/admin", s.authenticate, requireAdmin)
@@ -304,7 +306,13 @@ func (s *Server) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- httpServer.Serve(ln) }()
+	if s.cfg.TLSCertFile != "" {
+		// HTTPS and wss:// on the same port: the official Realtime clients always use wss://.
+		httpServer.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		go func() { errc <- httpServer.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile) }()
+	} else {
+		go func() { errc <- httpServer.Serve(ln) }()
+	}
 	if s.cfg.MetricsAddr != "" {
 		stopMetrics, err := servePrivate("METRICS_ADDR", s.cfg.MetricsAddr, s.metrics.handler, s.logger)
 		if err != nil {
@@ -323,7 +331,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		defer stopDebug()
 	}
-	s.logger.Info("listening", "port", s.cfg.Port, "providers", s.tutor.ProviderName())
+	s.logger.Info("listening", "port", s.cfg.Port, "tls", s.cfg.TLSCertFile != "", "providers", s.tutor.ProviderName())
 
 	select {
 	case err := <-errc:

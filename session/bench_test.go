@@ -104,7 +104,7 @@ func BenchmarkWriterEvent(b *testing.B) {
 func writerPair(b *testing.B) (*Session, *websocket.Conn) {
 	b.Helper()
 	serverConn := make(chan *websocket.Conn, 1)
-	up := upgrader(func(string, string) bool { return true })
+	up := upgrader(func(string, string) bool { return true }, Subprotocol)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {

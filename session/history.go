@@ -160,6 +160,19 @@ func (s *Session) truncate(turnID string, audioEndMs int) bool {
 	return false
 }
 
+// assistantText is the reply of turnID in the history (cut to what was heard when it was
+// truncated), if the turn has ended.
+func (s *Session) assistantText(turnID string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.history) - 1; i >= 0; i-- {
+		if s.history[i].turnID == turnID {
+			return s.history[i].assistant, true
+		}
+	}
+	return "", false
+}
+
 // applyTruncate cuts e's reply to its first audioEndMs of audio, in memory and in the database
 // (the turn was recorded before it entered the history). s.mu is held.
 func (s *Session) applyTruncate(e *historyEntry, audioEndMs int) {

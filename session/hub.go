@@ -48,9 +48,10 @@ const registryBeat = 30 * time.Second
 // finish and closes them on shutdown (HTTP server shutdown does not wait for hijacked
 // connections).
 type Hub struct {
-	tutor    *Tutor
-	cfg      HubConfig
-	upgrader *websocket.Upgrader
+	tutor      *Tutor
+	cfg        HubConfig
+	upgrader   *websocket.Upgrader // protocol v1
+	rtUpgrader *websocket.Upgrader // the Realtime events
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -93,7 +94,8 @@ func NewHub(t *Tutor, cfg HubConfig) *Hub {
 		cfg.Instance = "instance_" + randomID()
 	}
 	h := &Hub{
-		tutor: t, cfg: cfg, upgrader: upgrader(cfg.CheckOrigin), sessions: map[*Session]struct{}{}, perUser: map[string]int{},
+		tutor: t, cfg: cfg, upgrader: upgrader(cfg.CheckOrigin, Subprotocol), rtUpgrader: upgrader(cfg.CheckOrigin, RealtimeSubprotocol),
+		sessions: map[*Session]struct{}{}, perUser: map[string]int{},
 		stopBeat: make(chan struct{}), beatDone: make(chan struct{}),
 	}
 	if cfg.Registry != nil {
@@ -212,7 +214,11 @@ func (h *Hub) Open(w http.ResponseWriter, r *http.Request, p Params) error {
 	} else if conv, err = st.CreateConversation(ctx, p.User.ID, p.Membership.ID, "ws", defaultLevel, ""); err != nil {
 		return err
 	}
-	conn, err := h.upgrader.Upgrade(w, r, nil)
+	up := h.upgrader
+	if p.Realtime {
+		up = h.rtUpgrader
+	}
+	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
 		return err // the upgrader has answered
 	}

@@ -71,6 +71,7 @@ func (s *Session) onSamples(in []int16) {
 		ev, n := s.detector.Push(in)
 		s.utter = append(s.utter, in[:n]...)
 		in = in[n:]
+		s.inputSamples += int64(n)
 		if v := s.detector.LastVoicedEnd(); v != s.lastVoiced {
 			s.lastVoiced, s.lastVoiceAt = v, time.Now()
 		}
@@ -87,9 +88,9 @@ func (s *Session) onSamples(in []int16) {
 			s.speechAt = time.Now().Add(-time.Duration(s.detector.Pos()-s.detector.StartPos) * time.Second / DetectorRate)
 			s.keepFrom(s.detector.StartPos - int64(prerollWindow.Seconds()*DetectorRate))
 			s.bargeIn(s.speechAt)
-			s.send(simpleEvent{Type: TypeSpeechStarted})
+			s.send(simpleEvent{Type: TypeSpeechStarted, atMs: s.inputMs(s.detector.StartPos)})
 		case SpeechStopped:
-			s.send(simpleEvent{Type: TypeSpeechStopped})
+			s.send(simpleEvent{Type: TypeSpeechStopped, atMs: s.inputMs(s.detector.EndPos)})
 			end := s.detector.EndPos + int64(tailWindow.Seconds()*DetectorRate)
 			s.startAudioTurn(s.cut(end), s.lastVoiceAt)
 		case NoEvent:
@@ -107,8 +108,16 @@ func (s *Session) onSamples(in []int16) {
 	}
 }
 
+// inputMs is where detector position pos is in the learner's audio since the session began.
+func (s *Session) inputMs(pos int64) int {
+	return int((s.inputSamples - (s.detector.Pos() - pos)) * 1000 / DetectorRate)
+}
+
 // bargeIn pauses the reply the learner started talking over at time at.
 func (s *Session) bargeIn(at time.Time) {
+	if s.noBargeIn {
+		return // the app asked that speech does not interrupt replies
+	}
 	if t := s.currentTurn(); t != nil && !t.finished() {
 		if t.interrupting != nil && t.interrupting.isPaused() {
 			return // the reply is paused already; this speech is heard by a new turn
@@ -194,6 +203,11 @@ func (s *Session) resumeTurn(t *turn) {
 }
 
 func (s *Session) startAudioTurn(audio []int16, endOfSpeech time.Time) {
+	if s.holdTurns {
+		// The app answers with response.create (Realtime create_response false).
+		s.held = append(s.held, audio...)
+		return
+	}
 	stats := measureSpeech(audio)
 	// The learner's response time: from the end of the tutor's last reply to their first sound.
 	if prev := s.currentTurn(); prev != nil && prev.finished() && !s.speechAt.IsZero() {

@@ -43,6 +43,9 @@ func SystemPrompt(level, topic string) string {
 func buildChat(history []historyEntry, settings sessionSettings, profile, userText string) ChatRequest {
 	msgs := make([]ChatMessage, 0, 2*len(history)+2)
 	system := SystemPrompt(settings.Level, settings.Topic)
+	if settings.Instructions != "" {
+		system += "\n- The app you are speaking through adds these instructions; follow them where they do not conflict with the rules above: " + settings.Instructions
+	}
 	if profile != "" {
 		system += "\n- What you know of this learner from earlier conversations: " + profile
 	}

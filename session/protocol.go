@@ -76,6 +76,9 @@ type sessionCreated struct {
 // sessionSettings are the settings a session.update may change; session.created and
 // session.updated report them.
 type sessionSettings struct {
+	// Instructions are an app's additions to the tutor's instructions (the Realtime endpoint's
+	// session.update instructions); they never replace its rules.
+	Instructions  string `json:"-"`
 	Voice         string `json:"voice"`
 	Level         string `json:"level"`
 	Topic         string `json:"topic"`
@@ -91,19 +94,26 @@ type sessionUpdated struct {
 	sessionSettings
 }
 
+// simpleEvent is speech.started or speech.stopped; atMs is where in the learner's audio (since
+// the session began) the speech started or ended, for the Realtime wire.
 type simpleEvent struct {
 	Type string `json:"type"`
+	atMs int
 }
 
+// turnEvent is response.started; remaining is the membership's chat uses after the charge.
 type turnEvent struct {
-	Type   string `json:"type"`
-	TurnID string `json:"turnId"`
+	Type      string `json:"type"`
+	TurnID    string `json:"turnId"`
+	remaining *int
 }
 
+// transcriptEvent is transcript.user; spoken tells a spoken turn from a typed one.
 type transcriptEvent struct {
 	Type   string `json:"type"`
 	TurnID string `json:"turnId"`
 	Text   string `json:"text"`
+	spoken bool
 }
 
 type deltaEvent struct {

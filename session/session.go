@@ -57,6 +57,14 @@ type Session struct {
 	lastVoiced  int64   // detector's last voiced position seen …
 	lastVoiceAt time.Time
 	speechAt    time.Time // when the learner began the utterance being heard
+	// inputSamples counts the learner's 16 kHz samples since the session began.
+	inputSamples int64
+	// holdTurns keeps committed speech in held until the app asks for a response, and
+	// noBargeIn lets speech not interrupt replies (Realtime turn_detection create_response and
+	// interrupt_response false).
+	holdTurns bool
+	noBargeIn bool
+	held      []int16
 
 	mu        sync.Mutex // guards what follows
 	settings  sessionSettings
@@ -90,6 +98,10 @@ type Params struct {
 	// ConversationID continues one of the user's conversations; empty starts one.
 	ConversationID string
 	Logger         *slog.Logger
+	// Realtime speaks the OpenAI Realtime events (realtime.go) instead of protocol v1; Model is
+	// the model the client asked for, reported back in the Realtime session.
+	Realtime bool
+	Model    string
 }
 
 func newSession(h *Hub, conn *websocket.Conn, id string, p Params, conv store.Conversation, history []historyEntry) *Session {
@@ -125,6 +137,12 @@ func newSession(h *Hub, conn *websocket.Conn, id string, p Params, conv store.Co
 	}
 	if conv.Level != "" {
 		s.settings.Level = conv.Level
+	}
+	if p.Realtime {
+		// The Realtime API's defaults: 24 kHz PCM in, server VAD that answers and interrupts.
+		s.wire = newRealtimeWire(p.Model, p.Membership.RemainingChatUses)
+		s.inputRate = 24000
+		s.resampler = NewResampler(s.inputRate, DetectorRate)
 	}
 	s.profile = h.tutor.profileSummary(context.Background(), p.User.ID)
 	s.settings.Topic = conv.Topic
@@ -207,7 +225,11 @@ func (s *Session) readLoop() {
 	defer s.recoverPanic("reader")
 
 	pongWait := s.hub.cfg.PongWait
-	s.conn.SetReadLimit(MaxFrameBytes)
+	if _, rt := s.wire.(*realtimeWire); rt {
+		s.conn.SetReadLimit(realtimeMaxFrame)
+	} else {
+		s.conn.SetReadLimit(MaxFrameBytes)
+	}
 	s.conn.SetReadDeadline(time.Now().Add(pongWait)) //nolint:errcheck
 	s.conn.SetPongHandler(func(string) error {
 		return s.conn.SetReadDeadline(time.Now().Add(pongWait))

@@ -290,7 +290,7 @@ func (s *Session) heard(t *turn) bool {
 	if t.ctx.Err() != nil {
 		return false
 	}
-	s.send(transcriptEvent{Type: TypeTranscriptUser, TurnID: t.id, Text: t.userText})
+	s.send(transcriptEvent{Type: TypeTranscriptUser, TurnID: t.id, Text: t.userText, spoken: t.in.speech != nil})
 	return true
 }
 
@@ -324,7 +324,7 @@ func (s *Session) answering(t *turn) {
 	// Taken now: an interrupted reply has just entered the history.
 	t.settings, t.history, t.profile = s.settingsSnapshot(), s.historySnapshot(), s.profile
 	s.setRemaining(t.remaining)
-	s.send(turnEvent{Type: TypeResponseStarted, TurnID: t.id})
+	s.send(turnEvent{Type: TypeResponseStarted, TurnID: t.id, remaining: t.remaining})
 }
 
 // finished reports how the turn ended and puts it in the history.

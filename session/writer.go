@@ -60,9 +60,9 @@ type msgKind uint8
 const (
 	kindEvent msgKind = iota // an event, encoded by the session's wire
 	kindAudio                // reply audio of turn
-	kindFlush         // closes flush when the writer reaches it
-	kindPing          // a WebSocket ping
-	kindClose         // the session ends: flush text, send the close frame, close the socket
+	kindFlush                // closes flush when the writer reaches it
+	kindPing                 // a WebSocket ping
+	kindClose                // the session ends: flush text, send the close frame, close the socket
 )
 
 // outMsg is one item of the send queue.
@@ -81,12 +81,12 @@ var writePool = &sync.Pool{}
 
 // upgrader returns the upgrader for protocol v1 sessions: small read buffers and pooled write
 // buffers keep an idle connection small. checkOrigin decides which browser origins may connect.
-func upgrader(checkOrigin func(origin, host string) bool) *websocket.Upgrader {
+func upgrader(checkOrigin func(origin, host string) bool, subprotocols ...string) *websocket.Upgrader {
 	return &websocket.Upgrader{
 		ReadBufferSize:  readBuffer,
 		WriteBufferSize: writeBufSz,
 		WriteBufferPool: writePool,
-		Subprotocols:    []string{Subprotocol},
+		Subprotocols:    subprotocols,
 		CheckOrigin: func(r *http.Request) bool {
 			origin := r.Header.Get("Origin")
 			return origin == "" || checkOrigin(origin, r.Host)
