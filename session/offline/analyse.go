@@ -45,7 +45,7 @@ func analyse(text string) message {
 	if m.dislikes {
 		m.likes = false
 	}
-	m.howAreYou = has("how are you") || has("how are you doing") || has("how's it going")
+	m.howAreYou = has("how are you") || has("how are you doing") || has("how's it going") || strings.TrimSpace(m.lower) == "how do you do" || strings.HasSuffix(m.lower, " how do you do")
 	switch {
 	case len(w) == 0:
 		m.kind = kindEmpty

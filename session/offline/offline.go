@@ -1,6 +1,8 @@
 // Package offline implements the session providers without any API key: espeak-ng speech,
-// pocketsphinx recognition and a scripted tutor. It is the default when no OpenAI key is set,
-// so that a fresh checkout gives a tutor that listens and speaks.
+// pocketsphinx recognition, a scripted tutor and a rule-based reviewer of conversations (its
+// correction rules, the server's fluency figures and a level heuristic; review.go). It is the
+// default when no OpenAI key is set, so that a fresh checkout gives a tutor that listens,
+// speaks and reviews.
 //
 // Speech recognition has two builds. With the build tag pocketsphinx (cgo and libpocketsphinx,
 // found with pkg-config pocketsphinx sphinxbase) a small pool of decoders keeps the model
@@ -208,7 +210,7 @@ func notInstalled(missing []string) error {
 
 // Providers returns the session providers.
 func (e *Engines) Providers() session.Providers {
-	return session.Providers{Name: "offline", STT: e.stt, Chat: e.chat, TTS: e.tts}
+	return session.Providers{Name: "offline", STT: e.stt, Chat: e.chat, TTS: e.tts, Review: reviewer{}}
 }
 
 // Close releases the engines: the cgo build frees its decoders once the turns using them end.

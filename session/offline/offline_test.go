@@ -21,8 +21,8 @@ func TestNewProviders(t *testing.T) {
 	var logs bytes.Buffer
 	e := newEngines(t, Config{Voice: "en-us+f3", Speed: 150, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	p := e.Providers()
-	if p.Name != "offline" || p.STT == nil || p.Chat == nil || p.TTS == nil {
-		t.Fatalf("Providers() = %+v, want offline with STT, chat and TTS", p)
+	if p.Name != "offline" || p.STT == nil || p.Chat == nil || p.TTS == nil || p.Review == nil {
+		t.Fatalf("Providers() = %+v, want offline with STT, chat, TTS and reviews", p)
 	}
 	// New logs which speech recognizer this build uses.
 	want := "per-turn process"
