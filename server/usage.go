@@ -50,9 +50,16 @@ func (s *Server) usage(c echo.Context, userID string, limit int) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// resourceAnalysis is the ledger resource of analysis uses (conversation reviews); the others
+// are chat uses.
+const resourceAnalysis = "analysis"
+
 // describeUsage says what a charge or refund was for, in words a learner reads in their usage
 // history.
 func describeUsage(e store.LedgerEntry) string {
+	if e.Resource == resourceAnalysis {
+		return describeReviewUsage(e)
+	}
 	said := ""
 	if e.UserText != "" {
 		said = fmt.Sprintf(": “%s”", shorten(e.UserText, 80))
@@ -96,6 +103,25 @@ func describeUsage(e store.LedgerEntry) string {
 		return what + said + " (in progress)"
 	}
 	return what + said
+}
+
+// describeReviewUsage describes an analysis use: the charge of a conversation review, or its
+// refund when the review could not be written (a provider failure or time-out, a draft that did
+// not validate twice, or a crash that the reconciler settled).
+func describeReviewUsage(e store.LedgerEntry) string {
+	if e.Kind == "refund" {
+		if e.Reason == session.RefundReconciled {
+			return "Refunded: the review could not be written (it was interrupted)"
+		}
+		return "Refunded: the review could not be written"
+	}
+	switch {
+	case e.Outcome != nil && *e.Outcome == store.OutcomeRefunded:
+		return "Conversation review (refunded: it could not be written)"
+	case e.Outcome == nil:
+		return "Conversation review (being written)"
+	}
+	return "Conversation review"
 }
 
 // shorten keeps the first n characters of s, on a word boundary.

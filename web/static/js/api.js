@@ -25,7 +25,12 @@ export class Api {
     this.onUnauthorized = onUnauthorized;
   }
 
-  async request(method, path, { body, headers = {}, signal } = {}) {
+  /**
+   * request sends one call and resolves with the answer's JSON (null when empty), or with
+   * {status, data} when withStatus is set (for routes whose success statuses differ in meaning,
+   * such as 201 created and 200 already there).
+   */
+  async request(method, path, { body, headers = {}, signal, withStatus = false } = {}) {
     const token = this.getToken();
     const init = { method, headers: { Accept: 'application/json', ...headers }, signal };
     if (token) init.headers.Authorization = `Bearer ${token}`;
@@ -55,7 +60,7 @@ export class Api {
       if (res.status === 401 && token) this.onUnauthorized?.(err);
       throw err;
     }
-    return data;
+    return withStatus ? { status: res.status, data } : data;
   }
 
   get(path, opts) {
@@ -64,6 +69,10 @@ export class Api {
 
   post(path, body, opts = {}) {
     return this.request('POST', path, { ...opts, body });
+  }
+
+  del(path, opts) {
+    return this.request('DELETE', path, opts);
   }
 }
 

@@ -1,6 +1,7 @@
 // aitutor's browser UI: boot, layout chrome and routing. Pages live in pages/, the voice
-// client in tutor/. Every page is a function ({root, params, api, session, navigate, signal})
-// that renders into root and may return a cleanup function, run when the page is left.
+// client in tutor/, the review request in review.js. Every page is a function ({root, params,
+// api, session, navigate, signal}) that renders into root and may return a cleanup function,
+// run when the page is left.
 
 import { Api } from './api.js';
 import { h, replace } from './dom.js';
@@ -13,6 +14,7 @@ import { homePage } from './pages/home.js';
 import { plansPage } from './pages/plans.js';
 import { tutorPage } from './pages/tutor.js';
 import { conversationPage } from './pages/conversation.js';
+import { reviewPage } from './pages/review.js';
 import { adminPlansPage } from './pages/admin-plans.js';
 import { adminUsersPage, adminUserPage } from './pages/admin-users.js';
 import { adminMetricsPage } from './pages/admin-metrics.js';
@@ -27,6 +29,7 @@ const routes = [
   { path: '/tutor/:membershipId', title: 'Tutor', page: tutorPage, nav: 'home' },
   { path: '/tutor/:membershipId/:conversationId', title: 'Tutor', page: tutorPage, nav: 'home' },
   { path: '/conversations/:conversationId', title: 'Conversation', page: conversationPage, nav: 'home' },
+  { path: '/conversations/:conversationId/review', title: 'Review', page: reviewPage, nav: 'home' },
   { path: '/admin', redirect: '/admin/plans' },
   { path: '/admin/plans', title: 'Admin · Plans', page: adminPlansPage, admin: true, nav: 'admin' },
   { path: '/admin/users', title: 'Admin · Users', page: adminUsersPage, admin: true, nav: 'admin' },

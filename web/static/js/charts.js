@@ -1,5 +1,6 @@
-// Charts for the admin dashboard, drawn with uPlot (vendor/uplot, MIT). A chart follows the
-// width of its container and redraws in the theme's colours when the theme changes.
+// Charts for the admin dashboard and the learner's progress, drawn with uPlot (vendor/uplot,
+// MIT). A chart follows the width of its container and redraws in the theme's colours when the
+// theme changes.
 
 import uPlot from '../vendor/uplot/uPlot.esm.js';
 import { cssColor, h } from './dom.js';
@@ -70,6 +71,75 @@ export function dayChart(el, spec) {
   build();
   const resize = new ResizeObserver(() => {
     if (plot && Math.abs(plot.width - el.clientWidth) > 4) plot.setSize({ width: Math.max(240, el.clientWidth), height: spec.height ?? 260 });
+  });
+  resize.observe(el);
+  window.addEventListener('themechange', build);
+  return {
+    destroy() {
+      resize.disconnect();
+      window.removeEventListener('themechange', build);
+      plot?.destroy();
+    },
+  };
+}
+
+/**
+ * pointsChart draws series over points in time (not whole days: a learner's reviews) into el
+ * and returns {destroy()}.
+ * @param {HTMLElement} el
+ * @param {{xs: number[] (unix seconds), series: Array<{label: string, color: string (CSS colour),
+ *   values: (number|null)[], value?: (v: number) => string}>, y?: {min?: number, max?: number,
+ *   unit?: string, values?: (v: number) => string, incrs?: number[], size?: number (px for the
+ *   tick labels), space?: number (px between ticks)}, height?: number, label: string}} spec
+ */
+export function pointsChart(el, spec) {
+  loadCss();
+  let plot = null;
+  const y = spec.y ?? {};
+  const height = spec.height ?? 200;
+  const build = () => {
+    plot?.destroy();
+    const text = cssColor('var(--text)');
+    const grid = cssColor('var(--border)');
+    const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    const lo = Math.min(...spec.xs);
+    const hi = Math.max(...spec.xs);
+    const pad = Math.max(3600, (hi - lo) * 0.06);
+    const tick = (v) => (y.values ? y.values(v) : `${v}${y.unit ? ` ${y.unit}` : ''}`);
+    // Reviews of one or two days are told apart by the time of day, others by their date.
+    const short = hi - lo + 2 * pad < 2 * 86400;
+    const xTick = (t) => new Date(t * 1000).toLocaleString(undefined, short ? { hour: '2-digit', minute: '2-digit' } : { month: 'short', day: 'numeric' });
+    plot = new uPlot(
+      {
+        width: Math.max(240, el.clientWidth),
+        height,
+        scales: {
+          x: { time: true, range: () => [lo - pad, hi + pad] },
+          y: { range: (u, min, max) => [y.min ?? 0, y.max ?? Math.max(1, (max ?? 1) * 1.2)] },
+        },
+        axes: [
+          { ...axis, space: 90, values: (u, ticks) => ticks.map(xTick) },
+          { ...axis, size: y.size ?? 48, space: y.space ?? 24, incrs: y.incrs, values: (u, ticks) => ticks.map(tick) },
+        ],
+        series: [
+          { label: 'Review', value: (u, ts) => (ts == null ? '—' : new Date(ts * 1000).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })) },
+          ...spec.series.map((s) => {
+            const color = cssColor(s.color);
+            return { label: s.label, stroke: color, width: 2, spanGaps: true, points: { show: true, size: 8, fill: color }, value: (u, v) => (v == null ? '—' : s.value ? s.value(v) : String(v)) };
+          }),
+        ],
+        // The chart is labelled for screen readers and the page shows the figures as a table.
+        legend: { show: false },
+      },
+      [spec.xs, ...spec.series.map((s) => s.values)],
+      el,
+    );
+    plot.root.setAttribute('role', 'img');
+    plot.root.setAttribute('aria-label', spec.label);
+  };
+  build();
+  const resize = new ResizeObserver(() => {
+    if (plot && Math.abs(plot.width - el.clientWidth) > 4) plot.setSize({ width: Math.max(240, el.clientWidth), height });
   });
   resize.observe(el);
   window.addEventListener('themechange', build);

@@ -60,6 +60,46 @@ export function usesText(n, what = 'chat') {
   return n == null ? `Unlimited ${what}s` : plural(n, what);
 }
 
+/**
+ * reviewsText describes the conversation reviews a plan includes (analysis uses; null means
+ * unlimited): "Unlimited reviews", "No reviews", "1 review", "3 reviews".
+ */
+export function reviewsText(n) {
+  if (n == null) return 'Unlimited reviews';
+  if (n === 0) return 'No reviews';
+  return plural(n, 'review');
+}
+
+/** reviewsLeftText describes the reviews left on a membership: "2 reviews left", "No reviews left". */
+export function reviewsLeftText(n) {
+  if (n == null) return 'Unlimited reviews';
+  if (n === 0) return 'No reviews left';
+  return `${plural(n, 'review')} left`;
+}
+
+/** CEFR levels with their names, lowest first. */
+export const CEFR = {
+  A1: 'Beginner',
+  A2: 'Elementary',
+  B1: 'Intermediate',
+  B2: 'Upper intermediate',
+  C1: 'Advanced',
+  C2: 'Proficient',
+};
+
+/** cefrLabel: "B1 · Intermediate". */
+export function cefrLabel(level) {
+  return CEFR[level] ? `${level} · ${CEFR[level]}` : level || '—';
+}
+
+/** The kinds of correction of a review, for people. */
+export const CORRECTION_KINDS = {
+  grammar: 'Grammar',
+  word_choice: 'Word choice',
+  pronunciation_likely: 'Pronunciation (likely)',
+  register: 'Register (formal or casual)',
+};
+
 /** Membership statuses as the API reports them, for people. */
 export const STATUS_LABELS = {
   active: 'Active',

@@ -1,7 +1,8 @@
 // Admin · Metrics: chat turns per day and how they were settled (answered: paid; interrupted:
 // cut after the learner heard the first sentence, paid; refunded: stopped before that, or
 // failed) and the first-audio latency (p50 and p95: from the end of the learner's speech to the
-// first reply audio) from GET /api/admin/metrics/turns.
+// first reply audio) from GET /api/admin/metrics/turns; conversation reviews written per day
+// and the analysis uses they spent.
 
 import { dayChart } from '../charts.js';
 import { h, replace } from '../dom.js';
@@ -31,7 +32,7 @@ export async function adminMetricsPage({ root, api, signal }) {
     const rows = await api.get(`/admin/metrics/turns?days=${days}`, { signal });
     clearCharts();
     const sum = (f) => rows.reduce((n, r) => n + (r[f] ?? 0), 0);
-    const totals = { turns: sum('turns'), answered: sum('answered'), interrupted: sum('interrupted'), refunded: sum('refunded'), failed: sum('failed') };
+    const totals = { turns: sum('turns'), answered: sum('answered'), interrupted: sum('interrupted'), refunded: sum('refunded'), failed: sum('failed'), reviews: sum('reviews'), analysisUses: sum('analysisUses') };
     const p50s = rows.map((r) => r.firstAudioP50).filter((v) => v != null);
     const latest = rows.at(-1);
     const stats = h(
@@ -43,13 +44,15 @@ export async function adminMetricsPage({ root, api, signal }) {
         ['Interrupted', totals.interrupted],
         ['Refunded', totals.refunded],
         ['Failed', totals.failed],
+        ['Reviews', totals.reviews],
+        ['Analysis uses', totals.analysisUses],
         ['Latest p50', latest ? ms(latest.firstAudioP50) : '—'],
         ['Latest p95', latest ? ms(latest.firstAudioP95) : '—'],
         ['Best day p50', p50s.length ? ms(Math.min(...p50s)) : '—'],
       ].map(([label, value]) => h('div', { class: 'stat', dataset: { stat: label.toLowerCase().replace(/\s+/g, '-') } }, h('span', { class: 'value' }, String(value)), h('span', { class: 'label' }, label))),
     );
     if (rows.length === 0) {
-      replace(body, stats, h('p', { class: 'muted', id: 'metrics-empty' }, `No conversation turns in the last ${days} days.`));
+      replace(body, stats, h('p', { class: 'muted', id: 'metrics-empty' }, `No conversation turns or reviews in the last ${days} days.`));
       return;
     }
     // Every day of the period, so that quiet days show as gaps.
@@ -59,6 +62,7 @@ export async function adminMetricsPage({ root, api, signal }) {
     const col = (f, zero) => axis.map((d) => (byDay.has(d) ? f(byDay.get(d)) : zero));
     const turnsEl = h('div', { class: 'chart', id: 'chart-turns' });
     const latencyEl = h('div', { class: 'chart', id: 'chart-latency' });
+    const reviewsEl = h('div', { class: 'chart', id: 'chart-reviews' });
     replace(
       body,
       stats,
@@ -78,11 +82,18 @@ export async function adminMetricsPage({ root, api, signal }) {
       ),
       h(
         'section',
+        { class: 'card section', 'aria-labelledby': 'reviews-h' },
+        h('h2', { id: 'reviews-h' }, 'Reviews per day'),
+        h('p', { class: 'chart-legend-note' }, 'Conversation reviews written each day, and the analysis uses paid for them. A review that could not be written is refunded and counts in neither.'),
+        reviewsEl,
+      ),
+      h(
+        'section',
         { class: 'section', 'aria-labelledby': 'table-h' },
         h('h2', { id: 'table-h' }, 'By day'),
         table(
-          'Turns and first-audio latency by day',
-          ['Day (UTC)', { label: 'Turns', class: 'num' }, { label: 'Answered', class: 'num' }, { label: 'Interrupted', class: 'num' }, { label: 'Refunded', class: 'num' }, { label: 'Failed', class: 'num' }, { label: 'p50', class: 'num' }, { label: 'p95', class: 'num' }, { label: 'Avg STT', class: 'num' }, { label: 'Avg 1st token', class: 'num' }, { label: 'Avg TTS 1st byte', class: 'num' }],
+          'Turns, reviews and first-audio latency by day',
+          ['Day (UTC)', { label: 'Turns', class: 'num' }, { label: 'Answered', class: 'num' }, { label: 'Interrupted', class: 'num' }, { label: 'Refunded', class: 'num' }, { label: 'Failed', class: 'num' }, { label: 'Reviews', class: 'num' }, { label: 'Analysis uses', class: 'num' }, { label: 'p50', class: 'num' }, { label: 'p95', class: 'num' }, { label: 'Avg STT', class: 'num' }, { label: 'Avg 1st token', class: 'num' }, { label: 'Avg TTS 1st byte', class: 'num' }],
           [...rows].reverse().map((r) => [
             new Date(r.day).toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' }),
             num(r.turns),
@@ -90,6 +101,8 @@ export async function adminMetricsPage({ root, api, signal }) {
             num(r.interrupted ?? 0),
             num(r.refunded ?? 0),
             num(r.failed),
+            num(r.reviews ?? 0),
+            num(r.analysisUses ?? 0),
             num(ms(r.firstAudioP50)),
             num(ms(r.firstAudioP95)),
             num(ms(r.avgSttMs)),
@@ -119,6 +132,15 @@ export async function adminMetricsPage({ root, api, signal }) {
         series: [
           { label: 'p50', color: 'var(--chart-1)', values: col((r) => r.firstAudioP50, null) },
           { label: 'p95', color: 'var(--chart-2)', values: col((r) => r.firstAudioP95, null) },
+        ],
+      }),
+      dayChart(reviewsEl, {
+        label: 'Bar chart of conversation reviews per day',
+        days: axis,
+        integer: true,
+        series: [
+          { label: 'Reviews', color: 'var(--chart-1)', values: col((r) => r.reviews || null, null), bars: true },
+          { label: 'Analysis uses', color: 'var(--chart-4)', values: col((r) => r.analysisUses || null, null), spanGaps: false },
         ],
       }),
     );

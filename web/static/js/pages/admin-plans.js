@@ -38,7 +38,7 @@ export async function adminPlansPage({ root, api, signal }) {
       list,
       table(
         'All plans, including deleted ones',
-        ['Name', 'For', { label: 'Price', class: 'num' }, { label: 'Days', class: 'num' }, { label: 'Chats', class: 'num' }, { label: 'Analyses', class: 'num' }, 'Status', ''],
+        ['Name', 'For', { label: 'Price', class: 'num' }, { label: 'Days', class: 'num' }, { label: 'Chats', class: 'num' }, { label: 'Reviews', class: 'num' }, 'Status', ''],
         plans.map((p) => [
           h('span', {}, h('strong', {}, p.name), p.description ? h('span', { class: 'muted small' }, h('br'), p.description) : null),
           customerTypeLabel(p.target),
@@ -84,7 +84,7 @@ function createForm(onCreate) {
   const currency = h('select', { id: 'plan-currency', name: 'currency' }, CURRENCIES.map((c) => h('option', { value: c }, c)));
   const target = h('select', { id: 'plan-target', name: 'target' }, h('option', { value: 'B2C' }, 'Personal learners (B2C)'), h('option', { value: 'B2B' }, 'Companies (B2B)'));
   const chats = usesInput('plan-chats', 'Chats', '20');
-  const analyses = usesInput('plan-analyses', 'Analyses', '');
+  const analyses = usesInput('plan-analyses', 'Reviews (analysis uses)', '');
   analyses.unlimited.checked = true;
   analyses.sync();
   const preview = h('span', { class: 'hint', id: 'price-preview', 'aria-live': 'polite' });

@@ -1,9 +1,10 @@
 // Admin · Users: search users and see their memberships; one user's page shows their
-// memberships (revoke with a confirmation), assigns a plan, and lists the usage ledger.
+// memberships (revoke with a confirmation), assigns a plan, and lists the usage ledger: chat
+// uses (answers) and analysis uses (conversation reviews), each described in words.
 
 import { query } from '../api.js';
 import { h, replace } from '../dom.js';
-import { customerTypeLabel, formatDate, formatDateTime, formatPrice, plural, statusLabel } from '../format.js';
+import { customerTypeLabel, formatDate, formatDateTime, formatPrice, plural, reviewsText, statusLabel } from '../format.js';
 import { confirm, errorText, toast } from '../ui.js';
 import { adminHeader, num, table } from './admin.js';
 
@@ -113,6 +114,7 @@ export async function adminUserPage({ root, api, params, signal }) {
           ['Role', user.role === 'admin' ? 'Administrator' : 'Learner'],
           ['Joined', formatDate(user.createdAt)],
           ['Chats used', `${use.summary.net} (${plural(use.summary.charges, 'charge')}, ${plural(use.summary.refunds, 'refund')})`],
+          ['Reviews used', `${use.summary.analysisNet ?? 0} (${plural(use.summary.analysisCharges ?? 0, 'charge')}, ${plural(use.summary.analysisRefunds ?? 0, 'refund')})`],
         ].map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
       ),
     );
@@ -130,11 +132,12 @@ export async function adminUserPage({ root, api, params, signal }) {
       memberships,
       table(
         `Memberships of ${user.name}`,
-        ['Plan', 'Status', { label: 'Chats left', class: 'num' }, 'Expires', 'Source', ''],
+        ['Plan', 'Status', { label: 'Chats left', class: 'num' }, { label: 'Reviews left', class: 'num' }, 'Expires', 'Source', ''],
         user.memberships.map((m) => [
           m.plan.name,
           h('span', { class: `badge badge-${m.status}` }, statusLabel(m.status)),
           num(m.remainingChatUses ?? '∞'),
+          num(m.remainingAnalysisUses ?? '∞'),
           formatDate(m.expiresAt),
           m.grantedByAdmin ? 'Assigned' : 'Bought',
           m.revokedAt ? h('span', { class: 'muted small' }, `Revoked ${formatDate(m.revokedAt)}`) : h('button', { type: 'button', class: 'danger', onclick: () => revoke(user, m), 'aria-label': `Revoke ${m.plan.name}` }, 'Revoke'),
@@ -152,7 +155,7 @@ export async function adminUserPage({ root, api, params, signal }) {
     const select = h(
       'select',
       { id: 'assign-plan' },
-      plans.map((p) => h('option', { value: p.id, selected: p.target === user.customerType }, `${p.name} — ${customerTypeLabel(p.target)}, ${p.chatUses == null ? 'unlimited' : p.chatUses} chats, ${p.durationDays} days, ${formatPrice(p.price, p.currency)}`)),
+      plans.map((p) => h('option', { value: p.id, selected: p.target === user.customerType }, `${p.name} — ${customerTypeLabel(p.target)}, ${p.chatUses == null ? 'unlimited' : p.chatUses} chats, ${reviewsText(p.analysisUses).toLowerCase()}, ${p.durationDays} days, ${formatPrice(p.price, p.currency)}`)),
     );
     const form = h(
       'form',
@@ -204,26 +207,29 @@ export async function adminUserPage({ root, api, params, signal }) {
         ['Refunds', s.refunds],
         ['Net chats', s.net],
         ['Answered', s.answered ?? 0],
-      ].map(([label, value]) => h('div', { class: 'stat' }, h('span', { class: 'value' }, String(value)), h('span', { class: 'label' }, label))),
+        ['Reviews', s.analysisNet ?? 0],
+      ].map(([label, value]) => h('div', { class: 'stat', dataset: { stat: label.toLowerCase().replace(/\s+/g, '-') } }, h('span', { class: 'value' }, String(value)), h('span', { class: 'label' }, label))),
     );
     if (!use.ledger.length) {
-      replace(usage, stats, h('p', { class: 'muted' }, 'No chats yet.'));
+      replace(usage, stats, h('p', { class: 'muted' }, 'No chats or reviews yet.'));
       return;
     }
     replace(
       usage,
       stats,
       table(
-        'Usage ledger, newest first',
-        ['When', 'Plan', 'Kind', { label: 'Change', class: 'num' }, { label: 'Left after', class: 'num' }, 'What for'],
+        'Usage ledger (chats and reviews), newest first',
+        ['When', 'Plan', 'Use', 'Kind', { label: 'Change', class: 'num' }, { label: 'Left after', class: 'num' }, 'What for'],
         use.ledger.map((e) => [
           formatDateTime(e.createdAt),
           e.planName,
+          e.resource === 'analysis' ? h('span', { class: 'badge badge-accent' }, 'Review') : h('span', { class: 'badge' }, 'Chat'),
           e.kind === 'refund' ? h('span', { class: 'badge badge-active' }, 'Refund') : h('span', { class: 'badge' }, 'Charge'),
           num(e.delta > 0 ? `+${e.delta}` : `−${Math.abs(e.delta)}`),
           num(e.remainingAfter ?? '∞'),
           h('span', { class: 'small', title: e.reason }, e.description ?? e.reason),
         ]),
+        { rowAttrs: (i) => ({ dataset: { resource: use.ledger[i].resource ?? 'chat', kind: use.ledger[i].kind } }) },
       ),
     );
   }

@@ -1,9 +1,11 @@
 // A past conversation: its turns (what the learner said, what the tutor said as far as it was
 // heard, and how each turn was charged) with both recordings to replay, and a way to continue
-// it while its membership can pay (the tutor page with the conversation).
+// it while its membership can pay (the tutor page with the conversation); a review of it (one
+// analysis use of its membership) and the review written already, if any.
 
 import { h, replace } from '../dom.js';
 import { formatDateTime, plural, statusLabel } from '../format.js';
+import { reviewControl, reviewPath } from '../review.js';
 import { errorText } from '../ui.js';
 import { loadClip } from '../tutor/clips.js';
 import * as debug from '../tutor/debug.js';
@@ -13,14 +15,15 @@ import { Transcript } from '../tutor/transcript.js';
 const LEVELS = { beginner: 'Beginner', intermediate: 'Intermediate', advanced: 'Advanced' };
 const WHY = { exhausted: 'has no chats left', expired: 'has expired', revoked: 'was revoked' };
 
-export async function conversationPage({ root, params, api, session, signal }) {
+export async function conversationPage({ root, params, api, session, navigate, signal }) {
   debug.reset();
   const heading = h('h1', {}, 'Conversation');
   const meta = h('p', { id: 'conversation-meta' }, 'Loading…');
   const actions = h('div', { class: 'row conversation-actions', id: 'conversation-actions' });
+  const reviewBox = h('section', { class: 'card conversation-review', id: 'conversation-review', 'aria-labelledby': 'conversation-review-h', hidden: true });
   const stopButton = h('button', { type: 'button', id: 'stop-playback', disabled: true }, 'Stop playback');
   const el = h('div', { class: 'transcript transcript-static', id: 'transcript', role: 'region', 'aria-label': 'Conversation transcript', 'aria-busy': 'true', tabindex: '0' });
-  replace(root, h('p', {}, h('a', { href: '#/' }, '← Home')), h('div', { class: 'page-header' }, heading, meta), actions, el);
+  replace(root, h('p', {}, h('a', { href: '#/' }, '← Home')), h('div', { class: 'page-header' }, heading, meta), actions, reviewBox, el);
 
   let audioCtx = null;
   let player = null;
@@ -62,8 +65,17 @@ export async function conversationPage({ root, params, api, session, signal }) {
 
   let conv;
   let user;
+  let review;
   try {
-    [conv, user] = await Promise.all([api.get(`/conversations/${encodeURIComponent(params.conversationId)}`, { signal }), session.refresh(signal)]);
+    [conv, user, review] = await Promise.all([
+      api.get(`/conversations/${encodeURIComponent(params.conversationId)}`, { signal }),
+      session.refresh(signal),
+      // The review written already, if any (404: none).
+      api.get(`/conversations/${encodeURIComponent(params.conversationId)}/review`, { signal }).catch((err) => {
+        if (err.status === 404 || err.name === 'AbortError') return null;
+        throw err;
+      }),
+    ]);
   } catch (err) {
     if (err.status !== 404) throw err;
     heading.textContent = 'Conversation not found';
@@ -90,6 +102,18 @@ export async function conversationPage({ root, params, api, session, signal }) {
   } else {
     const why = m ? `Its membership ${WHY[m.status] ?? `is ${statusLabel(m.status).toLowerCase()}`}` : 'Its membership is no longer yours';
     replace(actions, h('p', { class: 'muted', id: 'cannot-continue' }, `${why}: you can read and replay it, but not continue it.`), h('a', { class: 'button', href: '#/plans' }, 'See plans'), stopButton);
+  }
+
+  if (conv.messages.some((x) => x.userText?.trim())) {
+    reviewBox.hidden = false;
+    replace(
+      reviewBox,
+      h('h2', { id: 'conversation-review-h' }, 'Review'),
+      review
+        ? h('p', {}, `Reviewed ${formatDateTime(review.createdAt)}: `, h('a', { href: `#${reviewPath(conv.id)}`, id: 'see-review' }, `see the review (level ${review.level.cefr})`), '.')
+        : h('p', {}, 'Get corrections beside your own words, your level, how fluently you spoke and what to practise next.'),
+      reviewControl({ api, navigate, signal, conversation: conv.id, membership: m, label: review ? 'Review it again' : 'Review this conversation', id: 'review-conversation' }).el,
+    );
   }
 
   el.removeAttribute('aria-busy');

@@ -1,21 +1,28 @@
 // Home: the learner's profile and memberships, with a way into the tutor for active ones; their
-// past conversations (to read, replay and continue) and their recent usage in words.
+// progress over their reviews (level and fluency) and what the tutor remembers of them, which
+// they can clear; their past conversations (to read, replay, review and continue) and their
+// recent usage in words.
 
 import { query } from '../api.js';
+import { pointsChart } from '../charts.js';
 import { h, replace } from '../dom.js';
-import { customerTypeLabel, formatDate, formatDateTime, plural, statusLabel } from '../format.js';
-import { errorText } from '../ui.js';
+import { CEFR, CORRECTION_KINDS as KINDS, cefrLabel, customerTypeLabel, formatDate, formatDateTime, plural, reviewsLeftText, statusLabel } from '../format.js';
+import { reviewControl, reviewPath } from '../review.js';
+import { confirm, errorText, toast } from '../ui.js';
 
 const ORDER = { active: 0, exhausted: 1, expired: 2, revoked: 3 };
 const PAGE = 10; // conversations a page
 const USAGE = 20; // ledger entries shown
 
-export async function homePage({ root, api, session, signal }) {
+export async function homePage({ root, api, session, navigate, signal }) {
   const list = h('div', { class: 'grid', id: 'memberships', 'aria-busy': 'true' }, h('p', { class: 'loading' }, 'Loading your memberships…'));
   const profile = h('div', { class: 'card', id: 'profile' });
   const conversations = h('ul', { class: 'conversation-list', id: 'conversations', 'aria-busy': 'true' }, h('li', { class: 'loading' }, 'Loading your conversations…'));
   const more = h('button', { type: 'button', id: 'more-conversations', hidden: true }, 'Load more conversations');
   const usage = h('div', { id: 'usage', 'aria-busy': 'true' }, h('p', { class: 'loading' }, 'Loading your usage…'));
+  const progress = h('div', { id: 'progress', 'aria-busy': 'true' }, h('p', { class: 'loading' }, 'Loading your progress…'));
+  const memory = h('div', { id: 'tutor-memory', 'aria-busy': 'true' }, h('p', { class: 'loading' }, 'Loading what the tutor remembers…'));
+  const charts = [];
   replace(
     root,
     h('div', { class: 'page-header' }, h('h1', {}, `Welcome, ${session.user.name}`), h('p', {}, 'Ready for a conversation? Pick a membership and start talking.')),
@@ -24,6 +31,12 @@ export async function homePage({ root, api, session, signal }) {
       { class: 'two-col' },
       h('section', { class: 'section', 'aria-labelledby': 'profile-h' }, h('h2', { id: 'profile-h' }, 'Profile'), profile),
       h('section', { class: 'section', 'aria-labelledby': 'memberships-h' }, h('h2', { id: 'memberships-h' }, 'Your memberships'), list),
+    ),
+    h(
+      'div',
+      { class: 'two-col two-col-wide section' },
+      h('section', { class: 'section', 'aria-labelledby': 'progress-h' }, h('h2', { id: 'progress-h' }, 'Your progress'), progress),
+      h('section', { class: 'section', 'aria-labelledby': 'memory-h' }, h('h2', { id: 'memory-h' }, 'What the tutor remembers'), memory),
     ),
     h(
       'div',
@@ -38,13 +51,22 @@ export async function homePage({ root, api, session, signal }) {
       h('section', { class: 'section', 'aria-labelledby': 'usage-h' }, h('h2', { id: 'usage-h' }, 'Recent usage'), usage),
     ),
   );
+  const cleanup = () => {
+    for (const c of charts.splice(0)) c.destroy();
+  };
   const user = await session.refresh(signal);
   renderProfile(profile, user);
   renderMemberships(list, user.memberships ?? []);
+  const ctx = { api, navigate, signal };
   await Promise.all([
-    loadConversations(api, conversations, more, user.memberships ?? [], signal).catch((err) => showError(conversations, err, 'li')),
+    loadConversations(ctx, conversations, more, user.memberships ?? []).catch((err) => showError(conversations, err, 'li')),
     loadUsage(api, usage, signal).catch((err) => showError(usage, err, 'p')),
+    loadProfile(ctx, progress, memory, charts).catch((err) => {
+      showError(progress, err, 'p');
+      showError(memory, err, 'p');
+    }),
   ]);
+  return cleanup;
 }
 
 function showError(el, err, tag) {
@@ -54,7 +76,8 @@ function showError(el, err, tag) {
 }
 
 /** loadConversations lists the learner's conversations, newest activity first, a page at a time. */
-async function loadConversations(api, el, more, memberships, signal) {
+async function loadConversations(ctx, el, more, memberships) {
+  const { api, signal } = ctx;
   let cursor = '';
   const load = async () => {
     el.setAttribute('aria-busy', 'true');
@@ -65,7 +88,7 @@ async function loadConversations(api, el, more, memberships, signal) {
     if (first && page.conversations.length === 0) {
       el.append(h('li', { class: 'muted' }, 'No conversations yet. Start one with a membership above: it appears here, to read, replay and continue.'));
     }
-    const items = page.conversations.map((c) => conversationItem(c, memberships));
+    const items = page.conversations.map((c) => conversationItem(ctx, c, memberships));
     el.append(...items);
     cursor = page.nextCursor ?? '';
     more.hidden = !cursor;
@@ -86,9 +109,11 @@ async function loadConversations(api, el, more, memberships, signal) {
   await load();
 }
 
-function conversationItem(c, memberships) {
+function conversationItem(ctx, c, memberships) {
   const m = memberships.find((x) => x.id === c.membershipId);
   const when = formatDateTime(c.updatedAt);
+  // Asking again when nothing new was said shows the stored review at no charge.
+  const review = reviewControl({ ...ctx, conversation: c.id, membership: m, label: 'Review', ariaLabel: `Review the conversation of ${when}`, compact: true });
   const details = [plural(c.turns, 'turn'), c.channel === 'rest' ? 'recorded messages' : 'live conversation', c.topic ? `topic: ${c.topic}` : null, `started ${formatDate(c.createdAt)}`];
   return h(
     'li',
@@ -104,14 +129,16 @@ function conversationItem(c, memberships) {
       'div',
       { class: 'actions' },
       h('a', { class: 'button open', href: `#/conversations/${c.id}`, 'aria-label': `Open the conversation of ${when}` }, 'Open'),
+      review.button,
       m?.status === 'active'
         ? h('a', { class: 'button primary continue', href: `#/tutor/${c.membershipId}/${c.id}`, 'aria-label': `Continue the conversation of ${when}` }, 'Continue')
         : null,
     ),
+    review.status,
   );
 }
 
-/** loadUsage shows the learner's recent charges and refunds in words. */
+/** loadUsage shows the learner's recent charges and refunds (chats and reviews) in words. */
 async function loadUsage(api, el, signal) {
   const use = await api.get(`/users/me/usage${query({ limit: USAGE })}`, { signal });
   el.removeAttribute('aria-busy');
@@ -119,18 +146,27 @@ async function loadUsage(api, el, signal) {
   const rule = h(
     'p',
     { class: 'small muted', id: 'usage-rule' },
-    'A chat is charged for an answer whose first sentence you heard. If you stop or interrupt the tutor before that, or it cannot answer, the chat is given back.',
+    'A chat is charged for an answer whose first sentence you heard. If you stop or interrupt the tutor before that, or it cannot answer, the chat is given back. A review is charged once it is written; one that cannot be written is given back.',
   );
   if (use.ledger.length === 0) {
     replace(el, h('div', { class: 'card stack' }, h('p', {}, 'No chats yet.'), rule));
     return;
   }
+  const what = (e, n) => (e.resource === 'analysis' ? plural(n, 'review') : plural(n, 'chat'));
   replace(
     el,
     h(
       'div',
       { class: 'card stack' },
-      h('p', { id: 'usage-summary' }, h('strong', {}, plural(s.net, 'chat')), ` used in all: ${plural(s.charges, 'charge')}, ${plural(s.refunds, 'refund')}.`),
+      h(
+        'p',
+        { id: 'usage-summary' },
+        h('strong', {}, plural(s.net, 'chat')),
+        ` used in all: ${plural(s.charges, 'charge')}, ${plural(s.refunds, 'refund')}.`,
+        s.analysisCharges
+          ? [' ', h('strong', {}, plural(s.analysisNet ?? 0, 'review')), ` used: ${plural(s.analysisCharges, 'charge')}, ${plural(s.analysisRefunds ?? 0, 'refund')}.`]
+          : null,
+      ),
       rule,
       h(
         'ul',
@@ -138,14 +174,202 @@ async function loadUsage(api, el, signal) {
         use.ledger.map((e) => {
           const refund = e.kind === 'refund';
           const delta = e.delta > 0 ? `+${e.delta}` : `−${Math.abs(e.delta)}`;
+          const resource = e.resource === 'analysis' ? 'analysis' : 'chat';
           return h(
             'li',
-            { class: `usage-entry usage-${refund ? 'refund' : 'charge'}`, dataset: { kind: e.kind } },
-            h('span', { class: 'delta' }, h('span', { 'aria-hidden': 'true' }, delta), h('span', { class: 'sr-only' }, `${plural(Math.abs(e.delta), 'chat')} ${e.delta > 0 ? 'given back' : 'used'}: `)),
-            h('div', {}, h('p', { class: 'description' }, e.description), h('p', { class: 'muted small' }, `${formatDateTime(e.createdAt)} · ${e.planName}`)),
+            { class: `usage-entry usage-${refund ? 'refund' : 'charge'} usage-${resource}`, dataset: { kind: e.kind, resource } },
+            h('span', { class: 'delta' }, h('span', { 'aria-hidden': 'true' }, delta), h('span', { class: 'sr-only' }, `${what(e, Math.abs(e.delta))} ${e.delta > 0 ? 'given back' : 'used'}: `)),
+            h(
+              'div',
+              {},
+              h('p', { class: 'description' }, e.description),
+              h('p', { class: 'muted small' }, `${formatDateTime(e.createdAt)} · ${e.planName}${resource === 'analysis' ? ' · review' : ''}`),
+            ),
           );
         }),
       ),
+    ),
+  );
+}
+
+/**
+ * loadProfile shows the learner's progress over their reviews (GET /api/users/me/profile:
+ * progress, oldest first) and what the tutor remembers of them, with "Forget this".
+ */
+async function loadProfile(ctx, progressEl, memoryEl, charts) {
+  const { api, signal } = ctx;
+  const p = await api.get('/users/me/profile', { signal });
+  renderProgress(progressEl, p.progress ?? [], charts);
+  const forget = async () => {
+    const ok = await confirm({
+      title: 'Forget what the tutor remembers?',
+      body: h(
+        'div',
+        {},
+        h('p', {}, 'The tutor forgets your level, the mistakes you tend to make, your topics and your goals, and no longer uses them in your conversations.'),
+        h('p', {}, 'Your conversations and their reviews stay, and so does your progress. New reviews teach the tutor again.'),
+      ),
+      confirmLabel: 'Forget this',
+      danger: true,
+      testid: 'confirm-forget',
+    });
+    if (!ok) return;
+    try {
+      await api.del('/users/me/profile');
+      toast('The tutor has forgotten what it remembered about you.', { kind: 'ok' });
+      const fresh = await api.get('/users/me/profile', { signal });
+      renderMemory(memoryEl, fresh, forget);
+      memoryEl.querySelector('h3, p')?.setAttribute('tabindex', '-1');
+      memoryEl.querySelector('h3, p')?.focus();
+    } catch (err) {
+      if (err.name !== 'AbortError') toast(`Could not clear it: ${errorText(err)}`, { kind: 'error' });
+    }
+  };
+  renderMemory(memoryEl, p, forget);
+}
+
+const LEVEL_VALUE = Object.fromEntries(Object.keys(CEFR).map((l, i) => [l, i + 1]));
+
+function renderProgress(el, points, charts) {
+  el.removeAttribute('aria-busy');
+  for (const c of charts.splice(0)) c.destroy();
+  if (points.length === 0) {
+    replace(el, h('div', { class: 'card' }, h('p', { class: 'muted', id: 'progress-empty' }, 'No reviews yet. Review a conversation to see your level and fluency here, review after review.')));
+    return;
+  }
+  const latest = points.at(-1);
+  const first = points[0];
+  const wpm = (x) => x.fluency?.wordsPerMinute ?? null;
+  const xs = points.map((x) => Math.floor(Date.parse(x.createdAt) / 1000));
+  const levelEl = h('div', { class: 'chart chart-small', id: 'chart-level' });
+  const speedEl = h('div', { class: 'chart chart-small', id: 'chart-speed' });
+  const spoken = points.some((x) => wpm(x) != null);
+  let change = null;
+  if (points.length > 1 && LEVEL_VALUE[first.cefr] && LEVEL_VALUE[latest.cefr]) {
+    const d = LEVEL_VALUE[latest.cefr] - LEVEL_VALUE[first.cefr];
+    change = d > 0 ? `up from ${first.cefr}` : d < 0 ? `down from ${first.cefr}` : 'the same as at your first review';
+  }
+  replace(
+    el,
+    h(
+      'div',
+      { class: 'card stack' },
+      h(
+        'p',
+        { id: 'progress-latest' },
+        'Your level: ',
+        h('strong', {}, cefrLabel(latest.cefr)),
+        change ? ` (${change})` : null,
+        ` · ${plural(points.length, 'review')}, the latest ${formatDate(latest.createdAt)}.`,
+      ),
+      h('h3', {}, 'Level over time'),
+      levelEl,
+      h('h3', {}, 'Speaking speed over time (words a minute)'),
+      spoken ? speedEl : h('p', { class: 'muted small' }, 'Speak to the tutor (rather than type) to see your speaking speed here.'),
+      h(
+        'details',
+        { class: 'progress-details' },
+        h('summary', {}, 'Every review as a table'),
+        h(
+          'div',
+          { class: 'table-wrap' },
+          h(
+            'table',
+            { id: 'progress-table' },
+            h('caption', { class: 'sr-only' }, 'Your reviews, oldest first'),
+            h('thead', {}, h('tr', {}, ['Date', 'Level', 'Words a minute', 'Pausing', 'Corrections', ''].map((c) => h('th', { scope: 'col' }, c)))),
+            h(
+              'tbody',
+              {},
+              points.map((x) =>
+                h(
+                  'tr',
+                  { dataset: { reviewId: x.reviewId } },
+                  h('td', {}, formatDate(x.createdAt)),
+                  h('td', {}, x.cefr || '—'),
+                  h('td', { class: 'num' }, wpm(x) == null ? '—' : String(Math.round(wpm(x)))),
+                  h('td', { class: 'num' }, x.fluency?.pauseRatio == null ? '—' : `${Math.round(x.fluency.pauseRatio * 100)} %`),
+                  h('td', { class: 'num' }, String(x.corrections)),
+                  h('td', {}, h('a', { href: `#${reviewPath(x.conversationId)}`, 'aria-label': `Open the review of ${formatDate(x.createdAt)}` }, 'Open')),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+  charts.push(
+    pointsChart(levelEl, {
+      label: `Line chart of your CEFR level over ${plural(points.length, 'review')}: now ${latest.cefr}`,
+      xs,
+      height: 180,
+      y: { min: 1, max: 6, values: (v) => Object.keys(CEFR)[v - 1] ?? '', incrs: [1], space: 12, size: 40 },
+      series: [{ label: 'Level', color: 'var(--chart-1)', values: points.map((x) => LEVEL_VALUE[x.cefr] ?? null), value: (v) => Object.keys(CEFR)[v - 1] ?? '—' }],
+    }),
+  );
+  if (spoken) {
+    charts.push(
+      pointsChart(speedEl, {
+        label: `Line chart of your speaking speed in words a minute over ${plural(points.length, 'review')}`,
+        xs,
+        height: 180,
+        y: { min: 0 },
+        series: [{ label: 'Words a minute', color: 'var(--chart-4)', values: points.map(wpm), value: (v) => `${Math.round(v)} wpm` }],
+      }),
+    );
+  }
+}
+
+function renderMemory(el, p, forget) {
+  el.removeAttribute('aria-busy');
+  const known = p.reviews > 0 || p.level || p.mistakes?.length || p.topics?.length || p.goals?.length;
+  const how = h('p', { class: 'small muted' }, 'Each review teaches the tutor: it greets you as a returning learner and gives you chances to practise your weak points. Only you and the tutor see this.');
+  if (!known) {
+    replace(
+      el,
+      h('div', { class: 'card stack' }, h('p', { id: 'memory-empty' }, 'The tutor remembers nothing about you yet.'), how),
+    );
+    return;
+  }
+  replace(
+    el,
+    h(
+      'div',
+      { class: 'card stack' },
+      h(
+        'dl',
+        { class: 'props' },
+        h('dt', {}, 'Level'),
+        h('dd', { id: 'memory-level' }, p.level ? cefrLabel(p.level) : '—'),
+        h('dt', {}, 'From'),
+        h('dd', {}, plural(p.reviews, 'review')),
+        p.updatedAt ? [h('dt', {}, 'Updated'), h('dd', {}, formatDateTime(p.updatedAt))] : null,
+      ),
+      p.mistakes?.length
+        ? [
+            h('h3', {}, 'Mistakes you tend to make'),
+            h(
+              'ul',
+              { class: 'memory-mistakes', id: 'memory-mistakes' },
+              p.mistakes.map((m) =>
+                h(
+                  'li',
+                  {},
+                  h('q', { class: 'was' }, m.original),
+                  h('span', { 'aria-hidden': 'true' }, ' → '),
+                  h('span', { class: 'sr-only' }, ' better: '),
+                  h('q', { class: 'better' }, m.corrected),
+                  h('span', { class: 'muted small' }, ` · ${KINDS[m.kind] ?? m.kind}${m.count > 1 ? ` · ${m.count} times` : ''}`),
+                ),
+              ),
+            ),
+          ]
+        : null,
+      p.topics?.length ? [h('h3', {}, 'Topics'), h('ul', { class: 'chips', id: 'memory-topics' }, p.topics.map((t) => h('li', {}, t.topic)))] : null,
+      p.goals?.length ? [h('h3', {}, 'Goals'), h('ul', { id: 'memory-goals' }, p.goals.map((g) => h('li', {}, g)))] : null,
+      how,
+      h('div', { class: 'row' }, h('button', { type: 'button', class: 'danger', id: 'forget-profile', onclick: forget }, 'Forget this')),
     ),
   );
 }
@@ -186,13 +410,20 @@ export function membershipCard(m) {
   const uses = remaining == null
     ? h('p', { class: 'uses' }, h('strong', {}, 'Unlimited'), ' chats')
     : h('p', { class: 'uses' }, h('strong', {}, String(remaining)), ` ${remaining === 1 ? 'chat' : 'chats'} left`);
+  // Reviews are paid with analysis uses: say how many are left, or that the plan has none.
+  const reviewsLeft = m.remainingAnalysisUses;
+  const reviews = h(
+    'p',
+    { class: 'uses-reviews' },
+    reviewsLeft === 0 && m.plan?.analysisUses === 0 ? 'No reviews included' : reviewsLeftText(reviewsLeft),
+  );
   const details = [];
   if (m.status === 'revoked') details.push(`Revoked on ${formatDate(m.revokedAt)}.`);
   else if (m.status === 'expired') details.push(`Expired on ${formatDate(m.expiresAt)}.`);
   else details.push(`Valid until ${formatDate(m.expiresAt)}.`);
   if (m.grantedByAdmin) details.push('Arranged by an administrator.');
   const why = {
-    exhausted: 'All chats of this membership are used up.',
+    exhausted: reviewsLeft === 0 ? 'All chats of this membership are used up.' : 'All chats of this membership are used up; its reviews can still review your conversations.',
     expired: 'This membership has expired.',
     revoked: 'An administrator revoked this membership.',
   }[m.status];
@@ -201,6 +432,7 @@ export function membershipCard(m) {
     { class: 'card membership', dataset: { membershipId: m.id, status: m.status } },
     h('header', {}, h('h3', {}, m.plan?.name ?? 'Membership'), h('span', { class: `badge badge-${m.status}` }, statusLabel(m.status))),
     uses,
+    reviews,
     h('p', { class: 'muted small' }, details.join(' ')),
     why ? h('p', { class: 'small' }, why) : null,
     h(

@@ -4,7 +4,7 @@
 
 import { newKey } from '../api.js';
 import { h, replace } from '../dom.js';
-import { formatPrice, plural } from '../format.js';
+import { formatPrice, plural, reviewsText } from '../format.js';
 import { announce, confirm, errorText, toast } from '../ui.js';
 
 // planId → the key of a purchase whose outcome is unknown (kept across visits of the page).
@@ -16,7 +16,7 @@ export async function plansPage({ root, api, session, signal }) {
   const b2b = session.user.customerType === 'B2B';
   replace(
     root,
-    h('div', { class: 'page-header' }, h('h1', {}, 'Plans'), h('p', {}, 'Each plan gives you a number of conversations with the tutor for a number of days.')),
+    h('div', { class: 'page-header' }, h('h1', {}, 'Plans'), h('p', {}, 'Each plan gives you a number of conversations with the tutor for a number of days, and reviews of them: a review goes through a conversation for corrections, your level, your fluency and what to practise next.')),
     h(
       'div',
       { class: 'notice notice-info page-notice', id: 'plan-audience' },
@@ -97,9 +97,11 @@ export async function plansPage({ root, api, session, signal }) {
   await load();
 }
 
+/** planSummary: "20 chats and 3 reviews for 30 days". */
 function planSummary(plan) {
   const chats = plan.chatUses == null ? 'Unlimited chats' : plural(plan.chatUses, 'chat');
-  return `${chats} for ${plural(plan.durationDays, 'day')}`;
+  const reviews = reviewsText(plan.analysisUses);
+  return `${chats} and ${reviews.charAt(0).toLowerCase()}${reviews.slice(1)} for ${plural(plan.durationDays, 'day')}`;
 }
 
 function planCard(plan, onBuy) {
@@ -107,7 +109,7 @@ function planCard(plan, onBuy) {
   const features = [
     plan.chatUses == null ? 'Unlimited conversations' : `${plural(plan.chatUses, 'conversation')}`,
     `Valid for ${plural(plan.durationDays, 'day')}`,
-    plan.analysisUses == null ? 'Unlimited analyses' : plural(plan.analysisUses, 'analysis', 'analyses'),
+    reviewsText(plan.analysisUses),
   ];
   return h(
     'article',

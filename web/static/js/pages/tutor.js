@@ -13,6 +13,7 @@
 import { ApiError } from '../api.js';
 import { h, replace } from '../dom.js';
 import { formatDateTime, ms, plural, statusLabel } from '../format.js';
+import { reviewControl } from '../review.js';
 import { announce, errorText, openDialog } from '../ui.js';
 import { CAPTURE_RATE, MicError, startCapture } from '../tutor/capture.js';
 import { loadClip } from '../tutor/clips.js';
@@ -91,6 +92,8 @@ function loadPrefs() {
 
 export async function tutorPage({ root, params, api, session, navigate, signal }) {
   debug.reset();
+  let membership = null;
+  let conversationId = params.conversationId ?? null;
   const prefs = loadPrefs();
   const savePrefs = () => {
     try {
@@ -152,6 +155,13 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
     h('button', { type: 'submit', id: 'topic-apply' }, 'Apply'),
   );
 
+  // A review of this conversation, once it has turns (one analysis use of this membership).
+  const review = reviewControl({
+    api, navigate, signal, conversation: () => conversationId, membership: () => membership, id: 'review-conversation',
+  });
+  const reviewText = h('p', { class: 'small', id: 'review-card-text' }, 'Once you have said something, get corrections beside your own words, your level, your fluency and what to practise next.');
+  const reviewCard = h('section', { class: 'card review-card', id: 'review-card', 'aria-labelledby': 'review-h' }, h('h2', { id: 'review-h' }, 'Review'), reviewText, review.el);
+
   replace(
     root,
     h(
@@ -181,6 +191,7 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
           modeHint,
           h('p', { class: 'hint' }, 'Headphones help: without them the tutor’s voice can reach your microphone. The app then only listens for a voice clearly louder than the tutor’s.'),
         ),
+        reviewCard,
         h('section', { class: 'card settings-card', 'aria-labelledby': 'settings-h' }, h('h2', { id: 'settings-h' }, 'Practice settings'), topicForm),
       ),
     ),
@@ -190,7 +201,6 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
   const transcript = new Transcript(transcriptEl, { onReplay: (b) => replay(b) });
   const meter = new LevelMeter(meterCanvas);
   const guard = new EchoGuard();
-  let membership = null;
   let blocked = null; // exhausted | expired | revoked | missing
   let dialogAfterReply = false; // the modal waits until the last reply has played
   let audioCtx = null;
@@ -204,7 +214,6 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
   let responding = null; // turnId of the reply being produced (response.started … done/cancelled)
   let speaking = false; // the server heard the learner start speaking and not yet stop
   let remaining;
-  let conversationId = params.conversationId ?? null;
   let outbox = null; // {text, bubble}: typed while not connected, sent once connected
   let unechoed = null; // {text, bubble}: sent as text.input, not yet answered by transcript.user
   let replayCount = 0;
@@ -349,6 +358,13 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
     micButton.textContent = muted ? 'Unmute microphone' : 'Mute microphone';
     micButton.setAttribute('aria-pressed', String(muted));
     stopButton.disabled = !(player?.playing || responding);
+    // A review covers the turns so far: not while a reply is still being written.
+    const turns = transcript.users.size > 0 && conversationId != null;
+    review.setEnabled(turns && !responding && !unechoed);
+    const about = turns
+      ? 'Get corrections beside your own words, your level, your fluency and what to practise next, for this conversation so far.'
+      : 'Once you have said something, get corrections beside your own words, your level, your fluency and what to practise next.';
+    if (reviewText.textContent !== about) reviewText.textContent = about;
     modeHint.textContent = manual
       ? 'Push to talk: hold the button or the Space bar while you speak, and release it to send.'
       : 'Hands-free: just speak. The tutor answers when you pause, and you can interrupt it by talking.';
