@@ -34,7 +34,8 @@ offline_packages() {
 
 # test_packages prints the Debian packages `make test` needs that are missing: the offline
 # engines, headless Chromium for the browser tests, ffmpeg for compressed uploads, HAProxy for
-# the multi-instance test and PostgreSQL for the database tests (pg.sh installs PostgreSQL
+# the multi-instance test, Node and npm for the official Realtime clients' tests and PostgreSQL
+# for the database tests (pg.sh installs PostgreSQL
 # itself when it can).
 test_packages() {
   local pkgs
@@ -42,8 +43,21 @@ test_packages() {
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || pkgs+=(chromium)
   command -v ffmpeg >/dev/null 2>&1 || pkgs+=(ffmpeg)
   command -v haproxy >/dev/null 2>&1 || pkgs+=(haproxy)
+  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
   if [ -z "${TEST_DATABASE_URL:-}" ] && ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     pkgs+=(postgresql)
   fi
   echo "${pkgs[@]}"
+}
+
+# realtime_node_packages installs the official Realtime clients that server/realtime_node_test.go
+# runs (server/testdata/realtime-node, pinned by its package-lock.json) when they are missing or
+# older than the lock file.
+realtime_node_packages() {
+  local dir=server/testdata/realtime-node
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "npm ci in $dir" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 }

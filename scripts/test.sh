@@ -22,6 +22,7 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
   export TEST_DATABASE_URL=${base%/aitutor*}/postgres?sslmode=disable
   echo "throwaway PostgreSQL on port $port"
 fi
+realtime_node_packages
 mkdir -p test-artifacts
 tags=$(go_tags)
 echo "go test${tags:+ -tags $tags} -race ./..."

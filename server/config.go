@@ -120,6 +120,8 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat:          e.str("LOG_FORMAT", ""),
 		DebugAddr:          e.str("DEBUG_ADDR", ""),
 		MetricsAddr:        e.str("METRICS_ADDR", ""),
+		TLSCertFile:        e.str("TLS_CERT_FILE", ""),
+		TLSKeyFile:         e.str("TLS_KEY_FILE", ""),
 		GreetingRateLimit:  e.float("GREETING_RATE_LIMIT", 10),
 		MaxUploads:         e.intIn("MAX_UPLOADS", 16, 1, 10000),
 		GreetingDailyLimit: e.intIn("GREETING_DAILY_LIMIT", 5, 0, 10000),

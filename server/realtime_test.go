@@ -221,7 +221,7 @@ func TestRealtimeTelephonyAudio(t *testing.T) {
 	c := dialRealtime(t, env, tok, "")
 	c.until("session.created")
 	c.send(map[string]any{"type": "session.update", "session": map[string]any{"type": "realtime", "audio": map[string]any{
-		"input": map[string]any{"format": map[string]any{"type": "audio/pcmu"}, "turn_detection": nil},
+		"input":  map[string]any{"format": map[string]any{"type": "audio/pcmu"}, "turn_detection": nil},
 		"output": map[string]any{"format": map[string]any{"type": "audio/pcmu"}}}}})
 	c.until("session.updated")
 	speech := session.ResampleAll(client.Join(client.Silence(200*time.Millisecond, 16000), client.Voice(1000*time.Millisecond, 16000), client.Silence(200*time.Millisecond, 16000)), 16000, 8000)

@@ -278,7 +278,11 @@ func (w *realtimeWire) finishResponse(status string, details any, remaining *int
 func (w *realtimeWire) event(ev any) []frame {
 	switch e := ev.(type) {
 	case sessionCreated:
-		return []frame{w.out(map[string]any{"type": "session.created", "session": w.session(e.SessionID, e.sessionSettings)}),
+		sess := w.session(e.SessionID, e.sessionSettings)
+		// Ours: the conversation, to continue it later with ?conversationId=.
+		sess["aitutor"] = map[string]any{"conversationId": e.ConversationID, "resumed": e.Resumed, "turns": e.Turns,
+			"remainingChatUses": e.RemainingChatUses}
+		return []frame{w.out(map[string]any{"type": "session.created", "session": sess}),
 			w.rateLimits(e.RemainingChatUses)}
 	case sessionUpdated:
 		return []frame{w.out(map[string]any{"type": "session.updated", "session": w.session("", e.sessionSettings)})}

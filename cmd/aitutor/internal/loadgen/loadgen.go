@@ -29,7 +29,7 @@ type Config struct {
 	JWTSecret   string // the server's JWT_SECRET: tokens are signed with it
 	Profile     openaisim.Profile
 
-	Only             map[string]bool // items to run (all when empty): first-audio, overhead, capacity, memory, rest, review
+	Only             map[string]bool // items to run (all when empty): first-audio, realtime, overhead, capacity, memory, rest, review
 	Turns            int             // turns per path for first audio (default 30)
 	OverheadSessions int             // concurrent talking sessions (default 200)
 	OverheadTurns    int             // turns per concurrent session (default 3)
@@ -80,6 +80,7 @@ type Report struct {
 	Memory        *Memory           `json:"memory,omitempty"`
 	REST          []RESTResult      `json:"rest,omitempty"`
 	Reviews       *Reviews          `json:"reviews,omitempty"`
+	Realtime      *Realtime         `json:"realtime,omitempty"`
 }
 
 // Millis is a duration in milliseconds.
@@ -113,6 +114,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		// grown its heap for the other items.
 		{"memory", env.memory},
 		{"first-audio", env.firstAudio},
+		{"realtime", env.realtime},
 		{"overhead", env.overhead},
 		{"capacity", env.capacity},
 		{"rest", env.rest},

@@ -85,6 +85,17 @@ func (r *Report) Markdown(command string) string {
 		b.WriteString(markdownTable([]string{"sessions", "handling p50 ms", "handling p99 ms", "frames sent", "frames handled", "server cores", "cores / 100 sessions", "generator lag p99 ms", "pass"}, rows))
 		fmt.Fprintf(&b, "\nMost sessions held: **%d** (target ≥ 1,000 at ≤ 0.1 core per 100 sessions).\n\n", c.Max)
 	}
+	if rt := r.Realtime; rt != nil {
+		b.WriteString("### First audio through /v1/realtime\n\n")
+		b.WriteString("The same utterance through the OpenAI-Realtime-compatible endpoint (24 kHz PCM in base64 `input_audio_buffer.append` " +
+			"events, `input_audio_buffer.commit` and `response.create` with turn detection off) and through protocol v1 (binary 16 kHz " +
+			"frames, `input.commit`), turns interleaved on one learner. From the commit to the first reply audio.\n\n")
+		b.WriteString(markdownTable([]string{"path", "n", "p50 ms", "p95 ms", "max ms"}, [][]string{
+			{"/v1/realtime", fmt.Sprint(rt.Realtime.N), ms(rt.Realtime.P50), ms(rt.Realtime.P95), ms(rt.Realtime.Max)},
+			{"protocol v1", fmt.Sprint(rt.V1.N), ms(rt.V1.P50), ms(rt.V1.P95), ms(rt.V1.Max)},
+		}))
+		fmt.Fprintf(&b, "\nDifference at p50: **%s ms** (target: within 2 ms of protocol v1).\n\n", ms(rt.DeltaP50))
+	}
 	if rv := r.Reviews; rv != nil {
 		b.WriteString("### Conversation reviews\n\n")
 		fmt.Fprintf(&b, "`POST /api/conversations/{id}/review` of a conversation of %d turns, with the simulator writing the review "+
