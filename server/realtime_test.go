@@ -280,3 +280,75 @@ func checkOrder(t *testing.T, evs []map[string]any, order []string) {
 		t.Fatalf("events %v lack %q in order %v", names(evs), order[i], order)
 	}
 }
+
+// The handshake: the browser subprotocols, and the refusals before the upgrade.
+func TestRealtimeHandshake(t *testing.T) {
+	noLeaks(t)
+	env := servertest.New(t, servertest.Options{Env: map[string]string{"ALLOWED_ORIGINS": "https://app.example.com"}})
+	u, tok, m := env.Learner("hs@example.com", intp(3))
+	base := "ws" + strings.TrimPrefix(env.URL, "http") + "/v1/realtime?model=gpt-realtime"
+
+	// A browser: the token in the subprotocols, "realtime" chosen.
+	d := websocket.Dialer{Subprotocols: []string{"realtime", "openai-insecure-api-key." + tok}}
+	conn, resp, err := d.Dial(base, http.Header{"Origin": {"https://app.example.com"}})
+	if err != nil {
+		t.Fatalf("browser handshake: %v", err)
+	}
+	if resp.Header.Get("Sec-WebSocket-Protocol") != "realtime" {
+		t.Fatalf("subprotocol %q", resp.Header.Get("Sec-WebSocket-Protocol"))
+	}
+	var ev map[string]any
+	if err := conn.ReadJSON(&ev); err != nil || ev["type"] != "session.created" {
+		t.Fatalf("first event %v %v", ev, err)
+	}
+	conn.Close()
+
+	refused := func(name, url string, h http.Header, subprotocols []string, status int, code string) {
+		t.Helper()
+		d := websocket.Dialer{Subprotocols: subprotocols}
+		c, resp, err := d.Dial(url, h)
+		if err == nil {
+			c.Close()
+			t.Fatalf("%s: upgraded", name)
+		}
+		if resp == nil || resp.StatusCode != status {
+			t.Fatalf("%s: %v %v", name, resp, err)
+		}
+		var body struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&body) //nolint:errcheck
+		if body.Error.Code != code {
+			t.Fatalf("%s: code %q, want %q", name, body.Error.Code, code)
+		}
+	}
+	bearer := http.Header{"Authorization": {"Bearer " + tok}}
+	refused("no token", base, nil, nil, 401, "unauthorized")
+	refused("bad subprotocol token", base, nil, []string{"realtime", "openai-insecure-api-key.nope"}, 401, "invalid_token")
+	refused("foreign origin", base, http.Header{"Authorization": {"Bearer " + tok}, "Origin": {"https://evil.example.com"}}, nil, 403, "origin_not_allowed")
+	refused("bad membership id", base+"&membershipId=nope", bearer, nil, 400, "bad_request")
+	refused("bad conversation id", base+"&conversationId=nope", bearer, nil, 400, "bad_request")
+
+	// Two usable memberships: one must be named (query or header).
+	m2 := env.Membership(u, env.Plan("second", intp(5), "B2C"))
+	refused("several memberships", base, bearer, nil, 400, "membership_required")
+	h := http.Header{"Authorization": {"Bearer " + tok}, "X-Aitutor-Membership": {m2.ID}}
+	conn, _, err = websocket.DefaultDialer.Dial(base, h)
+	if err != nil {
+		t.Fatalf("membership by header: %v", err)
+	}
+	conn.Close()
+	// An exhausted membership is refused before the upgrade.
+	if _, err := env.Store.DB().Exec(`UPDATE memberships SET remaining_chat_uses = 0 WHERE id = $1`, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	refused("exhausted", base+"&membershipId="+m.ID, bearer, nil, 402, "quota_exhausted")
+	// Another user's membership.
+	_, tok3, _ := env.Learner("other@example.com", intp(3))
+	refused("foreign membership", base+"&membershipId="+m.ID, http.Header{"Authorization": {"Bearer " + tok3}}, nil, 403, "forbidden")
+	// Not a WebSocket request.
+	r := env.Do("GET", "/v1/realtime", tok3, nil)
+	if r.Status != 400 {
+		t.Fatalf("plain GET: %d %s", r.Status, r.Body)
+	}
+}

@@ -422,7 +422,7 @@ func (f *fakeTTS) Synthesize(ctx context.Context, text, _ string) (io.ReadCloser
 
 // rig is a hub on fakes behind a real WebSocket server.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	store *fakeStore
 	stt   *fakeSTT
 	chat  *fakeChat
@@ -433,7 +433,7 @@ type rig struct {
 	users map[string]store.Membership // by user id
 }
 
-func newRig(t *testing.T, cfg HubConfig) *rig {
+func newRig(t testing.TB, cfg HubConfig) *rig {
 	t.Helper()
 	r := &rig{
 		t: t, store: newFakeStore(), stt: &fakeSTT{def: "hello tutor"},
@@ -460,6 +460,7 @@ func newRig(t *testing.T, cfg HubConfig) *rig {
 		err := r.hub.Open(w, req, Params{
 			User: store.User{ID: userID}, Membership: m,
 			ConversationID: req.URL.Query().Get("conversationId"), Logger: logger,
+			Realtime: req.URL.Query().Get("realtime") != "",
 		})
 		if err != nil {
 			p, _ := ProblemOf(err)
@@ -476,7 +477,7 @@ func newRig(t *testing.T, cfg HubConfig) *rig {
 	return r
 }
 
-type testLogWriter struct{ t *testing.T }
+type testLogWriter struct{ t testing.TB }
 
 var testLogMu sync.Mutex
 

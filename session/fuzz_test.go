@@ -2,9 +2,13 @@ package session
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
+
+	"github.com/gorilla/websocket"
 )
 
 // Fuzz targets for every decoder that takes outside bytes. `make test` runs their seed corpora
@@ -129,6 +133,60 @@ func FuzzSplitter(f *testing.F) {
 		}
 		if a, b := words(text), words(strings.Join(got, " ")); a != b {
 			t.Fatalf("text %q split into %q loses words", text, got)
+		}
+	})
+}
+
+// FuzzRealtimeEvent sends any client event to a live Realtime session: the session answers bad
+// ones with an error event and goes on (the probe after it is answered), and never panics.
+func FuzzRealtimeEvent(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"session.update","session":{"type":"realtime","instructions":"Be brief.","audio":{"input":{"format":{"type":"audio/pcmu"},"turn_detection":null}}}}`,
+		`{"type":"session.update","session":{"audio":{"input":{"turn_detection":{"type":"server_vad","silence_duration_ms":1e9}}}}}`,
+		`{"type":"input_audio_buffer.append","audio":"AAABAAIA"}`, `{"type":"input_audio_buffer.append","audio":"AAE="}`,
+		`{"type":"input_audio_buffer.commit"}`, `{"type":"input_audio_buffer.clear"}`,
+		`{"type":"conversation.item.create","item":{"type":"message","role":"user","content":[{"type":"input_text","text":"Hi"}]}}`,
+		`{"type":"conversation.item.create","item":{"type":"function_call"}}`, `{"type":"response.create"}`, `{"type":"response.cancel"}`,
+		`{"type":"conversation.item.truncate","item_id":"item_x","content_index":0,"audio_end_ms":-1}`,
+		`{"type":"conversation.item.retrieve","item_id":""}`, `{}`, `[]`, `null`, `{"type":7}`, "\xff", `{"type":"session.update","session":[]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	// Closed sessions leave the hub a moment later: the fuzzer's pace must not hit the limit.
+	r := newRig(f, HubConfig{MaxSessionsPerUser: 1 << 20})
+	userID, _ := r.learner(nil)
+	url := fmt.Sprintf("ws%s/?realtime=1&user=%s", strings.TrimPrefix(r.srv.URL, "http"), userID)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		conn, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+		if err := conn.WriteMessage(websocket.TextMessage, data); err != nil {
+			t.Fatal(err)
+		}
+		probe := `{"type":"conversation.item.retrieve","item_id":"item_probe","event_id":"probe"}`
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(probe)); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				t.Fatalf("the session ended after %q: %v", data, err)
+			}
+			var ev struct {
+				Type  string `json:"type"`
+				Error struct {
+					EventID string `json:"event_id"`
+				} `json:"error"`
+			}
+			if json.Unmarshal(msg, &ev) != nil {
+				t.Fatalf("not JSON: %q", msg)
+			}
+			if ev.Type == "error" && ev.Error.EventID == "probe" {
+				return
+			}
 		}
 	})
 }
