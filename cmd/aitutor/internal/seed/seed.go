@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"golang.org/x/crypto/bcrypt"
@@ -106,10 +107,13 @@ func seedCompany(ctx context.Context, st *store.Store, dev bool, res *Result) er
 	if err != nil {
 		return err
 	}
-	for _, c := range detail.Codes {
-		if c.Status == store.CodeActive && (!dev || c.Code == DevCompanyCode) {
-			res.CompanyCode = c.Code
-			return nil
+	// The demo code when it is active (development), else any active code, else a new one.
+	for _, devOnly := range []bool{true, false} {
+		for _, c := range detail.Codes {
+			if c.Status == store.CodeActive && (!devOnly || (dev && c.Code == DevCompanyCode)) {
+				res.CompanyCode = c.Code
+				return nil
+			}
 		}
 	}
 	want := store.NewCompanyCode{} // generated
@@ -117,6 +121,10 @@ func seedCompany(ctx context.Context, st *store.Store, dev bool, res *Result) er
 		want.Code = DevCompanyCode
 	}
 	code, err := st.AddCompanyCode(ctx, company.ID, want, "")
+	if errors.Is(err, store.ErrCodeTaken) && want.Code != "" {
+		// The demo code was disabled or expired by an administrator: keep it so, make another.
+		code, err = st.AddCompanyCode(ctx, company.ID, store.NewCompanyCode{}, "")
+	}
 	if err != nil {
 		return fmt.Errorf("seed: a join code for %s: %w", company.Name, err)
 	}

@@ -61,6 +61,14 @@ func TestSeed(t *testing.T) {
 	if _, _, err := st.JoinCompany(t.Context(), u.ID, "acme-demo-2026"); err != nil {
 		t.Fatalf("joining with the demo code: %v", err)
 	}
+	// An administrator disabled the demo code: seeding again leaves it disabled and makes another.
+	if _, err := st.DisableCompanyCode(t.Context(), first.Company.ID, detail.Codes[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	third, err := seed.Seed(t.Context(), st, true, seed.Passwords{})
+	if err != nil || third.CompanyCode == seed.DevCompanyCode || third.CompanyCode == "" {
+		t.Fatalf("seeding after the demo code was disabled: %q %v", third.CompanyCode, err)
+	}
 }
 
 // TestSeedGeneratesTheCompanyCodeOutsideDevelopment: no fixed demo code in production; the
