@@ -24,6 +24,8 @@ type createPlanRequest struct {
 	Target       string `json:"target"`
 	ChatUses     *int   `json:"chatUses"`
 	AnalysisUses *int   `json:"analysisUses"`
+	CompanyID    string `json:"companyId"`
+	OncePerUser  bool   `json:"oncePerUser"`
 	// Features is the prototype's shape of the uses; null or missing means unlimited.
 	Features *struct {
 		ChatUses     *int `json:"chatUses"`
@@ -41,7 +43,7 @@ const (
 
 // adminCreatePlan: POST /api/admin/plan — admins. Accepts the prototype's body
 // (features.chatUses, features.analysisUses) as well as flat chatUses/analysisUses and a target
-// (B2C when missing).
+// (B2C when missing; B2B for a company's plan, companyId), and oncePerUser for trials.
 func (s *Server) adminCreatePlan(c echo.Context) error {
 	var req createPlanRequest
 	if err := bindJSON(c, &req); err != nil {
@@ -53,6 +55,8 @@ func (s *Server) adminCreatePlan(c echo.Context) error {
 		Target:      req.Target,
 		Currency:    req.Currency,
 		ChatUses:    req.ChatUses,
+		CompanyID:   req.CompanyID,
+		OncePerUser: req.OncePerUser,
 	}
 	p.AnalysisUses = req.AnalysisUses
 	if req.Features != nil {
@@ -81,6 +85,17 @@ func (s *Server) adminCreatePlan(c echo.Context) error {
 		return badRequest("price is at most %d minor units", maxPrice)
 	case p.Currency != "" && !currencyRe.MatchString(p.Currency):
 		return badRequest("currency must be an ISO 4217 code such as USD")
+	}
+	if p.CompanyID != "" {
+		if err := validUUID("companyId", p.CompanyID); err != nil {
+			return err
+		}
+		if p.Target == "" {
+			p.Target = store.B2B
+		}
+		if p.Target != store.B2B {
+			return badRequest("a company's plan is sold to its members, who are B2B learners: target must be B2B (or empty)")
+		}
 	}
 	if p.Target == "" {
 		p.Target = store.B2C

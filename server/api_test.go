@@ -276,6 +276,12 @@ func TestAdminRoutesNeedAdmin(t *testing.T) {
 	env := servertest.New(t, servertest.Options{})
 	learner, tok, m := env.Learner("ann@example.com", intp(3))
 	plan := env.Plan("P", nil, store.B2C)
+	company, err := env.Store.CreateCompany(context.Background(), store.NewCompany{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	member, memberTok := env.User("member@example.com", "user")
+	want(t, env.Do("POST", "/api/companies/join", memberTok, map[string]string{"code": company.Codes[0].Code}), 200)
 	routes := []struct{ method, path string }{
 		{"POST", "/api/admin/plan"},
 		{"GET", "/api/admin/plans"},
@@ -286,6 +292,13 @@ func TestAdminRoutesNeedAdmin(t *testing.T) {
 		{"POST", "/api/admin/users/" + learner.ID + "/plans/" + plan.ID + "/assign"},
 		{"POST", "/api/admin/users/" + learner.ID + "/memberships/" + m.ID + "/delete"},
 		{"GET", "/api/admin/metrics/turns"},
+		{"GET", "/api/admin/companies"},
+		{"POST", "/api/admin/companies"},
+		{"GET", "/api/admin/companies/" + company.ID},
+		{"POST", "/api/admin/companies/" + company.ID + "/codes"},
+		{"POST", "/api/admin/companies/" + company.ID + "/codes/" + company.Codes[0].ID + "/disable"},
+		{"POST", "/api/admin/companies/" + company.ID + "/members/" + learner.ID + "/delete"},
+		{"POST", "/api/admin/companies/" + company.ID + "/plans/" + plan.ID + "/assign"},
 	}
 	for _, rt := range routes {
 		t.Run(rt.method+" "+rt.path, func(t *testing.T) {
@@ -300,6 +313,21 @@ func TestAdminRoutesNeedAdmin(t *testing.T) {
 	}
 	if p, _ := env.Store.PlanByID(context.Background(), plan.ID); p.DeletedAt != nil {
 		t.Fatal("a learner deleted a plan")
+	}
+	// A member cannot manage their own company either.
+	for _, path := range []string{
+		"/api/admin/companies/" + company.ID + "/members/" + member.ID + "/delete",
+		"/api/admin/companies/" + company.ID + "/plans/" + plan.ID + "/assign",
+		"/api/admin/companies/" + company.ID + "/codes",
+	} {
+		want(t, env.Do("POST", path, memberTok, nil), 403, "forbidden")
+	}
+	detail, _ := env.Store.CompanyDetail(context.Background(), company.ID)
+	if len(detail.Members) != 1 || len(detail.Codes) != 1 || detail.Codes[0].Status != store.CodeActive {
+		t.Fatalf("a learner changed a company: %+v", detail)
+	}
+	if ms, _ := env.Store.MembershipsByUser(context.Background(), member.ID); len(ms) != 0 {
+		t.Fatal("a learner assigned a plan to a company")
 	}
 }
 

@@ -180,10 +180,10 @@ func (s *Server) signup(c echo.Context) error {
 	if len(req.Password) < 8 || len(req.Password) > 72 {
 		return badRequest("password must be 8 to 72 bytes long")
 	}
-	// Learners sign themselves up as consumers; company (B2B) learners get their plans from an
-	// administrator (POST /api/admin/users/:userId/plans/:planId/assign).
+	// Learners sign themselves up as consumers; they become company (B2B) learners by joining
+	// their company with its code (POST /api/companies/join).
 	if req.CustomerType != "" && req.CustomerType != store.B2C {
-		return badRequest("customerType must be B2C: company accounts are arranged by an administrator")
+		return badRequest("customerType must be B2C: company learners join their company with its code after signing up")
 	}
 	req.CustomerType = store.B2C
 	if utf8.RuneCountInString(req.Region) > 100 {

@@ -72,6 +72,8 @@ type Config struct {
 	GreetingRateLimit  float64       // GREETING_RATE_LIMIT: POST /api/tutor/init per account per minute
 	MaxUploads         int           // MAX_UPLOADS: POST /api/tutor/chat requests answered at once
 	GreetingDailyLimit int           // GREETING_DAILY_LIMIT: uncached custom greetings a day for accounts without a usable membership
+	JoinRateLimit      float64       // JOIN_RATE_LIMIT: company join attempts per account, and failed ones per client IP, per minute
+	JoinDailyFailures  int           // JOIN_DAILY_FAILURE_LIMIT: failed company join attempts per account a day
 	HTTPReadTimeout    time.Duration // HTTP_READ_TIMEOUT: a whole request, body included
 	HTTPWriteTimeout   time.Duration // HTTP_WRITE_TIMEOUT: a whole answer
 	TrustedProxies     []*net.IPNet  // TRUSTED_PROXIES: CIDRs of reverse proxies whose X-Forwarded-For is believed
@@ -125,6 +127,8 @@ func Load(getenv func(string) string) (Config, error) {
 		GreetingRateLimit:  e.float("GREETING_RATE_LIMIT", 10),
 		MaxUploads:         e.intIn("MAX_UPLOADS", 16, 1, 10000),
 		GreetingDailyLimit: e.intIn("GREETING_DAILY_LIMIT", 5, 0, 10000),
+		JoinRateLimit:      e.float("JOIN_RATE_LIMIT", 10),
+		JoinDailyFailures:  e.intIn("JOIN_DAILY_FAILURE_LIMIT", 20, 1, 100000),
 		HTTPReadTimeout:    e.duration("HTTP_READ_TIMEOUT", 2*time.Minute),
 		HTTPWriteTimeout:   e.duration("HTTP_WRITE_TIMEOUT", 3*time.Minute),
 	}
@@ -239,6 +243,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.GreetingRateLimit <= 0 {
 		e.fail("GREETING_RATE_LIMIT", "must be positive")
+	}
+	if c.JoinRateLimit <= 0 {
+		e.fail("JOIN_RATE_LIMIT", "must be positive")
 	}
 	if c.PongWait < 100*time.Millisecond {
 		e.fail("WS_PONG_WAIT", "must be at least 100ms")

@@ -10,21 +10,33 @@ import (
 	"github.com/aitutor/aitutor/store"
 )
 
-// planForSale is a plan with whether the caller holds an active membership of it.
+// planForSale is a plan with whether the caller holds an active membership of it, and whether
+// they can buy it now (Reason says why not: "already_used" for a once-per-user plan bought
+// before).
 type planForSale struct {
 	store.Plan
-	Active bool `json:"active"`
+	Active    bool   `json:"active"`
+	Available bool   `json:"available"`
+	Reason    string `json:"reason,omitempty"`
 }
 
-// listPlansForSale: GET /api/membership — signed-in users: the plans of their customer type.
+// Why a plan on the list cannot be bought now.
+const reasonAlreadyUsed = "already_used"
+
+// listPlansForSale: GET /api/membership — signed-in users: the plans sold to them (store.Plan.SoldTo:
+// B2C learners the B2C plans; B2B learners the B2B plans of no company and their company's).
 func (s *Server) listPlansForSale(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := currentUser(c)
-	plans, err := s.store.ListPlans(ctx, u.CustomerType, false)
+	plans, err := s.store.PlansFor(ctx, u)
 	if err != nil {
 		return err
 	}
 	ms, err := s.store.MembershipsByUser(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	used, err := s.store.UsedOncePlans(ctx, u.ID)
 	if err != nil {
 		return err
 	}
@@ -36,7 +48,10 @@ func (s *Server) listPlansForSale(c echo.Context) error {
 	}
 	out := make([]planForSale, len(plans))
 	for i, p := range plans {
-		out[i] = planForSale{Plan: p, Active: active[p.ID]}
+		out[i] = planForSale{Plan: p, Active: active[p.ID], Available: true}
+		if p.OncePerUser && used[p.ID] {
+			out[i].Available, out[i].Reason = false, reasonAlreadyUsed
+		}
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -45,7 +60,8 @@ type buyRequest struct {
 	PlanID string `json:"planId"`
 }
 
-// buyPlan: POST /api/membership {planId} — signed-in users buy a plan of their customer type.
+// buyPlan: POST /api/membership {planId} — signed-in users buy a plan sold to them (the rule of
+// GET /api/membership); a once-per-user plan bought before is 409 plan_already_used.
 // An Idempotency-Key header makes retries safe: the first answer is returned again (with
 // Idempotent-Replayed: true), the key with another plan is 422, and 409 while the first runs.
 func (s *Server) buyPlan(c echo.Context) error {

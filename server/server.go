@@ -49,8 +49,10 @@ type Server struct {
 	sessions *session.Hub
 	now      func() time.Time
 
-	greetLimit *userLimiter  // POST /api/tutor/init per account
-	uploads    chan struct{} // POST /api/tutor/chat answered at once (MAX_UPLOADS)
+	greetLimit  *userLimiter  // POST /api/tutor/init per account
+	joinLimit   *userLimiter  // POST /api/companies/join per account
+	joinIPLimit *userLimiter  // failed POST /api/companies/join per client IP
+	uploads     chan struct{} // POST /api/tutor/chat answered at once (MAX_UPLOADS)
 }
 
 // New builds the server and its routes.
@@ -74,8 +76,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		metrics:  newHTTPMetrics(reg),
 		now:      d.Now,
 
-		greetLimit: newUserLimiter(cfg.GreetingRateLimit, max(int(cfg.GreetingRateLimit/2), 3)),
-		uploads:    make(chan struct{}, cfg.MaxUploads),
+		greetLimit:  newUserLimiter(cfg.GreetingRateLimit, max(int(cfg.GreetingRateLimit/2), 3)),
+		joinLimit:   newUserLimiter(cfg.JoinRateLimit, max(int(cfg.JoinRateLimit), 1)),
+		joinIPLimit: newUserLimiter(cfg.JoinRateLimit, max(int(cfg.JoinRateLimit), 1)),
+		uploads:     make(chan struct{}, cfg.MaxUploads),
 	}
 	tutor, err := session.NewTutor(session.TutorConfig{
 		Providers:      d.Providers,
@@ -177,6 +181,8 @@ func (s *Server) routes(web http.Handler) *echo.Echo {
 	user.GET("/conversations/:id/review", s.getReview)
 	user.GET("/users/me/profile", s.myProfile)
 	user.DELETE("/users/me/profile", s.forgetProfile)
+	user.POST("/companies/join", s.joinCompany)
+	user.POST("/companies/leave", s.leaveCompany)
 	e.POST("/api/tutor/chat", s.tutorChat, middleware.BodyLimit(fmt.Sprintf("%dB", maxUploadBytes+1<<20)), s.authenticate)
 	// The WebSocket upgrades authenticate themselves, so that failures are plain HTTP answers.
 	e.GET("/api/tutor/ws", s.tutorWS)
@@ -195,6 +201,13 @@ func (s *Server) routes(web http.Handler) *echo.Echo {
 	admin.POST("/users/:userId/memberships/:membershipId/delete", s.adminRevokeMembership)
 	admin.DELETE("/users/:userId/memberships/:membershipId", s.adminRevokeMembership)
 	admin.GET("/metrics/turns", s.adminTurnMetrics)
+	admin.GET("/companies", s.adminListCompanies)
+	admin.POST("/companies", s.adminCreateCompany)
+	admin.GET("/companies/:id", s.adminGetCompany)
+	admin.POST("/companies/:id/codes", s.adminAddCompanyCode)
+	admin.POST("/companies/:id/codes/:codeId/disable", s.adminDisableCompanyCode)
+	admin.POST("/companies/:id/members/:userId/delete", s.adminRemoveCompanyMember)
+	admin.POST("/companies/:id/plans/:planId/assign", s.adminAssignPlanToCompany)
 
 	// Unknown /api paths are JSON 404s, never the UI.
 	api.Any("/*", func(echo.Context) error { return newError(http.StatusNotFound, "not_found", "no such route") })

@@ -14,12 +14,28 @@ type userWithMemberships struct {
 	Memberships []store.Membership `json:"memberships"`
 }
 
-// me: GET /api/users/me — the signed-in caller, from the token, with memberships and plans.
+// meResponse is the prototype's user shape with the caller's company (null for none).
+type meResponse struct {
+	userWithMemberships
+	Company *companyRef `json:"company"`
+}
+
+// me: GET /api/users/me — the signed-in caller, from the token, with memberships and plans, and
+// their company.
 func (s *Server) me(c echo.Context) error {
+	ctx := c.Request().Context()
 	u := currentUser(c)
-	ms, err := s.store.MembershipsByUser(c.Request().Context(), u.ID)
+	ms, err := s.store.MembershipsByUser(ctx, u.ID)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, userWithMemberships{User: u, Memberships: ms})
+	out := meResponse{userWithMemberships: userWithMemberships{User: u, Memberships: ms}}
+	if u.CompanyID != nil {
+		company, err := s.store.Company(ctx, *u.CompanyID)
+		if err != nil {
+			return err
+		}
+		out.Company = &companyRef{ID: company.ID, Name: company.Name}
+	}
+	return c.JSON(http.StatusOK, out)
 }

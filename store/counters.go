@@ -42,3 +42,17 @@ func (s *Store) PruneDaily(ctx context.Context, before time.Time) error {
 	}
 	return nil
 }
+
+const returnDailySQL = `
+UPDATE daily_counters SET n = n - 1
+WHERE user_id = $1 AND counter = $2 AND day = $3 AND n > 0`
+
+// ReturnDaily gives back one use of counter taken today by TakeDaily, for limits that count only
+// failures: an attempt takes a use first (so concurrent attempts never exceed the limit) and
+// returns it when it succeeds.
+func (s *Store) ReturnDaily(ctx context.Context, userID, counter string) error {
+	if _, err := s.db.ExecContext(ctx, returnDailySQL, userID, counter, s.now().UTC().Truncate(24*time.Hour)); err != nil {
+		return fmt.Errorf("store: return daily %s of %s: %w", counter, userID, err)
+	}
+	return nil
+}

@@ -24,8 +24,11 @@ type Membership struct {
 	IsExpired             bool       `db:"is_expired" json:"isExpired"`
 	RevokedAt             *time.Time `db:"revoked_at" json:"revokedAt"`
 	CreatedAt             time.Time  `db:"created_at" json:"createdAt"`
-	Plan                  Plan       `db:"plan" json:"plan"`
-	Status                string     `db:"-" json:"status"`
+	// CompanyID: the company the membership came through (a company plan bought, or a plan
+	// granted to the company's members), or nil.
+	CompanyID *string `db:"company_id" json:"companyId"`
+	Plan      Plan    `db:"plan" json:"plan"`
+	Status    string  `db:"-" json:"status"`
 }
 
 // Membership statuses.
@@ -65,11 +68,12 @@ func (m *Membership) fill(now time.Time) {
 
 const membershipSelect = `
 SELECT m.id, m.user_id, m.plan_id, m.started_at, m.expires_at, m.remaining_chat_uses,
-       m.remaining_analysis_uses, m.granted_by_admin, m.is_expired, m.revoked_at, m.created_at,
+       m.remaining_analysis_uses, m.granted_by_admin, m.is_expired, m.revoked_at, m.created_at, m.company_id,
        p.id AS "plan.id", p.name AS "plan.name", p.description AS "plan.description",
        p.duration_days AS "plan.duration_days", p.chat_uses AS "plan.chat_uses",
        p.analysis_uses AS "plan.analysis_uses", p.target AS "plan.target", p.price AS "plan.price",
-       p.currency AS "plan.currency", p.created_at AS "plan.created_at", p.deleted_at AS "plan.deleted_at"
+       p.currency AS "plan.currency", p.created_at AS "plan.created_at", p.deleted_at AS "plan.deleted_at",
+       p.company_id AS "plan.company_id", p.once_per_user AS "plan.once_per_user"
 FROM memberships m JOIN membership_plans p ON p.id = m.plan_id`
 
 const membershipsByUserSQL = membershipSelect + `
@@ -128,14 +132,18 @@ const purchaseLockSQL = `SELECT pg_try_advisory_xact_lock(hashtextextended('aitu
 const purchaseByKeySQL = `SELECT membership_id, request_hash FROM purchases WHERE user_id = $1 AND idempotency_key = $2`
 
 const purchaseInsertSQL = `
-INSERT INTO purchases (user_id, plan_id, membership_id, price, currency, idempotency_key, request_hash)
-VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7)`
+INSERT INTO purchases (user_id, plan_id, membership_id, price, currency, idempotency_key, request_hash, once_per_user)
+VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8)`
+
+const planUsedSQL = `SELECT EXISTS (SELECT 1 FROM purchases WHERE user_id = $1 AND plan_id = $2 AND once_per_user)`
 
 // Purchase buys planID for userID: one transaction creates the membership and the purchase row.
 // With an idempotency key, a retry returns the first purchase's membership (Replayed), the same
 // key for another plan is ErrIdempotencyReused, and a retry while the first is still running is
-// ErrIdempotencyBusy. Deleted plans are ErrPlanNotForSale and plans for the other customer type
-// ErrPlanTarget.
+// ErrIdempotencyBusy. Plans the user may not buy are refused as Plan.SoldTo says
+// (ErrPlanNotForSale, ErrPlanTarget, ErrPlanOtherCompany); a once-per-user plan bought before is
+// ErrPlanAlreadyUsed (checked here, and held by the unique index purchases_once_per_user when two
+// purchases race).
 func (s *Store) Purchase(ctx context.Context, userID, planID, idempotencyKey string) (PurchaseResult, error) {
 	requestHash := "plan:" + planID
 	var res PurchaseResult
@@ -165,8 +173,10 @@ func (s *Store) Purchase(ctx context.Context, userID, planID, idempotencyKey str
 				return err
 			}
 		}
+		// The user's row is shared-locked so that they cannot join or leave a company while they
+		// buy: the rule is checked against what is committed with the purchase.
 		var user User
-		if err := tx.GetContext(ctx, &user, userByIDSQL, userID); err != nil {
+		if err := tx.GetContext(ctx, &user, userByIDSQL+` FOR SHARE`, userID); err != nil {
 			return notFound(err)
 		}
 		var plan Plan
@@ -176,19 +186,28 @@ func (s *Store) Purchase(ctx context.Context, userID, planID, idempotencyKey str
 			}
 			return notFound(err)
 		}
-		if plan.DeletedAt != nil {
-			return ErrPlanNotForSale
+		if err := plan.SoldTo(user); err != nil {
+			return err
 		}
-		if plan.Target != user.CustomerType {
-			return ErrPlanTarget
+		if plan.OncePerUser {
+			var used bool
+			if err := tx.GetContext(ctx, &used, planUsedSQL, userID, plan.ID); err != nil {
+				return err
+			}
+			if used {
+				return ErrPlanAlreadyUsed
+			}
 		}
-		id, err := s.insertMembership(ctx, tx, userID, plan, "")
+		id, err := s.insertMembership(ctx, tx, userID, plan, "", plan.CompanyID)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, purchaseInsertSQL, userID, plan.ID, id, plan.Price, plan.Currency, idempotencyKey, requestHash); err != nil {
-			if isUniqueViolation(err, "purchases_idempotency_key") {
+		if _, err := tx.ExecContext(ctx, purchaseInsertSQL, userID, plan.ID, id, plan.Price, plan.Currency, idempotencyKey, requestHash, plan.OncePerUser); err != nil {
+			switch {
+			case isUniqueViolation(err, "purchases_idempotency_key"):
 				return ErrIdempotencyBusy
+			case isUniqueViolation(err, "purchases_once_per_user"):
+				return ErrPlanAlreadyUsed // a concurrent purchase of the same trial won
 			}
 			return err
 		}
@@ -204,22 +223,23 @@ func (s *Store) Purchase(ctx context.Context, userID, planID, idempotencyKey str
 
 const insertMembershipSQL = `
 INSERT INTO memberships (user_id, plan_id, started_at, expires_at, remaining_chat_uses,
-                         remaining_analysis_uses, granted_by_admin, granted_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7 <> '', NULLIF($7, '')::uuid)
+                         remaining_analysis_uses, granted_by_admin, granted_by, company_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7 <> '', NULLIF($7, '')::uuid, $8::uuid)
 RETURNING id`
 
 // insertMembership starts a membership of plan now; grantedBy is the admin's id, or empty for a
-// purchase.
-func (s *Store) insertMembership(ctx context.Context, tx *sqlx.Tx, userID string, plan Plan, grantedBy string) (string, error) {
+// purchase; companyID is the company it comes through, or nil.
+func (s *Store) insertMembership(ctx context.Context, tx *sqlx.Tx, userID string, plan Plan, grantedBy string, companyID *string) (string, error) {
 	start := s.now()
 	end := start.AddDate(0, 0, plan.DurationDays)
 	var id string
-	err := tx.GetContext(ctx, &id, insertMembershipSQL, userID, plan.ID, start, end, plan.ChatUses, plan.AnalysisUses, grantedBy)
+	err := tx.GetContext(ctx, &id, insertMembershipSQL, userID, plan.ID, start, end, plan.ChatUses, plan.AnalysisUses, grantedBy, companyID)
 	return id, err
 }
 
-// AssignPlan grants planID to userID on behalf of adminID, whatever the plan's target. Deleted
-// plans are ErrPlanNotForSale.
+// AssignPlan grants planID to userID on behalf of adminID, whatever the plan's target, company
+// or once-per-user flag (administrators may grant a trial again; grants are not purchases).
+// Deleted plans are ErrPlanNotForSale.
 func (s *Store) AssignPlan(ctx context.Context, adminID, userID, planID string) (Membership, error) {
 	var m Membership
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -237,7 +257,7 @@ func (s *Store) AssignPlan(ctx context.Context, adminID, userID, planID string) 
 		if plan.DeletedAt != nil {
 			return ErrPlanNotForSale
 		}
-		id, err := s.insertMembership(ctx, tx, userID, plan, adminID)
+		id, err := s.insertMembership(ctx, tx, userID, plan, adminID, plan.CompanyID)
 		if err != nil {
 			return err
 		}

@@ -34,6 +34,8 @@ var (
 	ErrAnalysisExhausted = errors.New("no analysis uses left on this membership")
 	ErrReviewPending     = errors.New("a review of this conversation is being written")
 	ErrAlreadyRevoked    = errors.New("membership already revoked")
+	ErrPlanOtherCompany  = errors.New("plan is sold to the members of another company")
+	ErrPlanAlreadyUsed   = errors.New("plan can be bought once per user and was bought already")
 )
 
 // Store is the PostgreSQL storage. It is safe for concurrent use.
@@ -188,6 +190,18 @@ func isUniqueViolation(err error, name string) bool {
 		return name == "" || pqErr.Constraint == name
 	}
 	return false
+}
+
+// isForeignKeyViolation reports whether err is a foreign_key_violation of the named constraint.
+func isForeignKeyViolation(err error, name string) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "23503" && pqErr.Constraint == name
+}
+
+// isCheckViolation reports whether err is a check_violation of the named constraint.
+func isCheckViolation(err error, name string) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "23514" && pqErr.Constraint == name
 }
 
 // isInvalidInput reports whether err is PostgreSQL refusing a value: a malformed uuid (22P02) or

@@ -27,6 +27,8 @@ type User struct {
 	CustomerType string    `db:"customer_type" json:"customerType"`
 	Role         string    `db:"role" json:"role"`
 	CreatedAt    time.Time `db:"created_at" json:"createdAt"`
+	// CompanyID is the company the user belongs to (then CustomerType is B2B), or nil.
+	CompanyID *string `db:"company_id" json:"companyId"`
 }
 
 // NewUser is what CreateUser needs.
@@ -39,7 +41,7 @@ type NewUser struct {
 	Role         string // user when empty
 }
 
-const userColumns = `id, name, email, password_hash, region, profile_image, customer_type, role, created_at`
+const userColumns = `id, name, email, password_hash, region, profile_image, customer_type, role, created_at, company_id`
 
 const createUserSQL = `
 INSERT INTO users (name, email, password_hash, region, customer_type, role)

@@ -2,7 +2,7 @@
 //
 //	aitutor [serve]              migrate, then serve HTTP, REST and WebSocket sessions
 //	aitutor migrate              apply database migrations
-//	aitutor seed                 create sample plans, a demo learner and an admin (idempotent)
+//	aitutor seed                 create sample plans, a demo learner, an admin and a demo company (idempotent)
 //	aitutor token --email E      print a signed JWT for an existing user
 //	aitutor sim [--addr A] [--profile P]   run the OpenAI-compatible simulator
 //	aitutor bench [flags]        drive a server with protocol v1 load (see docs/BENCHMARKS.md)
@@ -161,6 +161,7 @@ func runSeed(ctx context.Context, st *store.Store, cfg server.Config) error {
 		}
 	}
 	fmt.Printf("learner membership %s (%s, %s)\n", res.Membership.ID, res.Membership.Plan.Name, res.Membership.Status)
+	fmt.Printf("company  %s  join code: %s  (its plan: %s)\n", res.Company.Name, res.CompanyCode, res.CompanyPlan.Name)
 	return nil
 }
 

@@ -70,6 +70,7 @@ func New(t testing.TB, opts Options) *Env {
 	vars := map[string]string{
 		"APP_ENV": "test", "JWT_SECRET": Secret, "AI_PROVIDER": "sim", "AUTH_RATE_LIMIT": "1000",
 		"GREETING_RATE_LIMIT": "10000",
+		"JOIN_RATE_LIMIT":     "10000",
 		"DATABASE_URL":        "postgres://unused/unused",
 	}
 	for k, v := range opts.Env {
@@ -240,11 +241,22 @@ func (r Response) JSON(t testing.TB, v any) {
 
 // ErrorCode is the code of an error answer.
 func (r Response) ErrorCode() string {
+	code, _ := r.errorBody()
+	return code
+}
+
+// ErrorMessage is the message of an error answer.
+func (r Response) ErrorMessage() string {
+	_, msg := r.errorBody()
+	return msg
+}
+
+func (r Response) errorBody() (code, message string) {
 	var e struct {
 		Error struct{ Code, Message string } `json:"error"`
 	}
 	json.Unmarshal(r.Body, &e) //nolint:errcheck
-	return e.Error.Code
+	return e.Error.Code, e.Error.Message
 }
 
 // Do calls the API. body may be nil, a []byte, a string (sent as is) or a value sent as JSON.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"golang.org/x/crypto/bcrypt"
@@ -19,6 +20,9 @@ const (
 	DemoAdminEmail   = "admin@example.com"
 	devLearnerPass   = "learner-demo-pass"
 	devAdminPass     = "admin-demo-pass"
+	DemoCompanyName  = "Acme Corp"
+	// DevCompanyCode is the demo company's join code in development; elsewhere it is generated.
+	DevCompanyCode = "ACME-DEMO-2026"
 )
 
 // Result says what Seed created or found.
@@ -28,6 +32,9 @@ type Result struct {
 	LearnerPassword string // set only when Seed created the account
 	AdminPassword   string
 	Membership      store.Membership
+	Company         store.Company
+	CompanyCode     string     // a join code of the demo company, active
+	CompanyPlan     store.Plan // the demo company's own plan
 }
 
 // Passwords are the demo accounts' passwords; empty ones are generated, except in
@@ -36,8 +43,9 @@ type Passwords struct{ Learner, Admin string }
 
 func intp(n int) *int { return &n }
 
-// Seed creates sample plans (B2C and B2B, limited and unlimited), a demo learner with an active
-// limited membership and an admin. Running it again changes nothing that exists.
+// Seed creates sample plans (B2C and B2B, limited and unlimited, a once-per-user trial), a demo
+// learner with an active limited membership, an admin, and a demo company ("Acme Corp") with a
+// join code and a plan of its own. Running it again changes nothing that exists.
 func Seed(ctx context.Context, st *store.Store, dev bool, pw Passwords) (Result, error) {
 	var res Result
 	// Prices in won: KRW has no minor unit, so a price is a number of won, which is also what
@@ -45,7 +53,7 @@ func Seed(ctx context.Context, st *store.Store, dev bool, pw Passwords) (Result,
 	plans := []store.NewPlan{
 		{Name: "Starter", Description: "30 spoken conversations a month.", DurationDays: 30, ChatUses: intp(30), Target: store.B2C, Price: 9900, Currency: "KRW"},
 		{Name: "Unlimited", Description: "Talk as much as you like for a month.", DurationDays: 30, Target: store.B2C, Price: 29000, Currency: "KRW"},
-		{Name: "Trial", Description: "Five conversations to try the tutor.", DurationDays: 7, ChatUses: intp(5), Target: store.B2C, Price: 0, Currency: "KRW"},
+		{Name: "Trial", Description: "Five conversations to try the tutor, once per account.", DurationDays: 7, ChatUses: intp(5), Target: store.B2C, Price: 0, Currency: "KRW", OncePerUser: true},
 		{Name: "Team", Description: "200 conversations a month for a company's learners.", DurationDays: 30, ChatUses: intp(200), Target: store.B2B, Price: 199000, Currency: "KRW"},
 		{Name: "Team Unlimited", Description: "Unlimited conversations for a company's learners.", DurationDays: 365, Target: store.B2B, Price: 1490000, Currency: "KRW"},
 	}
@@ -55,6 +63,9 @@ func Seed(ctx context.Context, st *store.Store, dev bool, pw Passwords) (Result,
 			return res, err
 		}
 		res.Plans = append(res.Plans, plan)
+	}
+	if err := seedCompany(ctx, st, dev, &res); err != nil {
+		return res, err
 	}
 	var err error
 	if res.Learner, res.LearnerPassword, err = ensureAccount(ctx, st, "Demo Learner", DemoLearnerEmail, store.RoleUser, pick(pw.Learner, dev, devLearnerPass)); err != nil {
@@ -75,6 +86,50 @@ func Seed(ctx context.Context, st *store.Store, dev bool, pw Passwords) (Result,
 	}
 	res.Membership, err = st.AssignPlan(ctx, res.Admin.ID, res.Learner.ID, res.Plans[0].ID)
 	return res, err
+}
+
+// seedCompany creates the demo company with a plan of its own and makes sure it has an active
+// join code: the fixed demo code in development, else the one it has or a generated one.
+func seedCompany(ctx context.Context, st *store.Store, dev bool, res *Result) error {
+	company, err := st.EnsureCompany(ctx, DemoCompanyName, intp(50))
+	if err != nil {
+		return err
+	}
+	res.Company = company
+	res.CompanyPlan, err = st.EnsurePlan(ctx, store.NewPlan{
+		Name: "Acme Team", Description: "100 conversations a month, paid by Acme Corp for its people.",
+		DurationDays: 30, ChatUses: intp(100), Target: store.B2B, Price: 0, Currency: "KRW", CompanyID: company.ID,
+	})
+	if err != nil {
+		return err
+	}
+	detail, err := st.CompanyDetail(ctx, company.ID)
+	if err != nil {
+		return err
+	}
+	// The demo code when it is active (development), else any active code, else a new one.
+	for _, devOnly := range []bool{true, false} {
+		for _, c := range detail.Codes {
+			if c.Status == store.CodeActive && (!devOnly || (dev && c.Code == DevCompanyCode)) {
+				res.CompanyCode = c.Code
+				return nil
+			}
+		}
+	}
+	want := store.NewCompanyCode{} // generated
+	if dev {
+		want.Code = DevCompanyCode
+	}
+	code, err := st.AddCompanyCode(ctx, company.ID, want, "")
+	if errors.Is(err, store.ErrCodeTaken) && want.Code != "" {
+		// The demo code was disabled or expired by an administrator: keep it so, make another.
+		code, err = st.AddCompanyCode(ctx, company.ID, store.NewCompanyCode{}, "")
+	}
+	if err != nil {
+		return fmt.Errorf("seed: a join code for %s: %w", company.Name, err)
+	}
+	res.CompanyCode = code.Code
+	return nil
 }
 
 func pick(given string, dev bool, devDefault string) string {
