@@ -28,7 +28,10 @@ func (s *Store) Migrate(ctx context.Context, logger *slog.Logger) (MigrateResult
 	if err != nil {
 		return MigrateResult{}, fmt.Errorf("store: migrate: %w", err)
 	}
-	opts := []goose.ProviderOption{goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true)}
+	// Out of order: a migration numbered below the database's version (work that landed after
+	// a later-numbered one, as 00006 after 00007) is applied rather than refused. Migrations
+	// are written to be independent of their neighbours' order.
+	opts := []goose.ProviderOption{goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true)}
 	if logger != nil {
 		opts = append(opts, goose.WithSlog(logger))
 	}
