@@ -21,13 +21,32 @@ func (s *Server) reviewConversation(c echo.Context) error {
 	}
 	r, created, err := s.tutor.ReviewConversation(c.Request().Context(), currentUser(c).ID, id)
 	if err != nil {
-		return err
+		return reviewError(err)
 	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
 	return c.JSON(status, r)
+}
+
+// reviewError words the shared problems of providers and memberships for a review (their
+// messages speak of chat turns); the codes and statuses stay.
+func reviewError(err error) error {
+	p, ok := session.ProblemOf(err)
+	if !ok {
+		return err
+	}
+	msg := map[string]string{
+		"provider_error":     "the reviewer failed; the analysis use was refunded — try again",
+		"provider_timeout":   "the reviewer did not answer in time; the analysis use was refunded — try again",
+		"membership_expired": "the membership that pays for this conversation has expired; no review was written",
+		"membership_revoked": "the membership that pays for this conversation was revoked; no review was written",
+	}[p.Code]
+	if msg == "" {
+		return err
+	}
+	return newError(p.Status, p.Code, "%s", msg)
 }
 
 // getReview: GET /api/conversations/:id/review — signed-in users, own conversations: the latest

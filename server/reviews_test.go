@@ -74,7 +74,9 @@ func TestReviewAConversation(t *testing.T) {
 	// The reviewer fails: refunded, clear error.
 	talk("I very like football.")
 	env.Sim.Fail(openaisim.EndpointChat, openaisim.Failure{Status: 500, Times: 100})
-	want(t, env.Do("POST", "/api/conversations/"+conv+"/review", tok, nil), 502)
+	if r := env.Do("POST", "/api/conversations/"+conv+"/review", tok, nil); r.Status != 502 || !strings.Contains(string(r.Body), "analysis use was refunded") {
+		t.Fatalf("a failed review: %d %s", r.Status, r.Body)
+	}
 	env.Sim.Fail(openaisim.EndpointChat, openaisim.Failure{})
 	if analysisLeft() != 1 {
 		t.Fatalf("a failed review cost a use: %d left", analysisLeft())
