@@ -48,6 +48,7 @@ func testServer(t *testing.T, st *store.Store, logs *syncBuffer) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(srv.Close) // its session hub beats until closed
 	return srv
 }
 

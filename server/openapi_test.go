@@ -88,6 +88,7 @@ func routeOnlyServer(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close) // its session hub beats until closed
 	return s
 }
 

@@ -125,8 +125,21 @@ func TestSpokenTurn(t *testing.T) {
 			t.Errorf("metric %s = %v", name, v)
 		}
 	}
-	if *mt.FirstAudioMs > *mt.TotalMs || *mt.EndpointMs < 600 {
-		t.Errorf("metrics out of line: %+v (endpoint must include the 700 ms silence window)", mt)
+	// The transcript is a complete sentence: the turn ends after the short silence (350 ms of
+	// audio for silenceMs 700), and its answer was prepared during it. (endpointMs is wall time
+	// between reading the last voice and deciding: on a loaded machine the reader may take a
+	// burst of frames late, so it is only checked to be in range.)
+	stopped := evs[indexOf(evs, "speech.stopped")]
+	var st struct {
+		EndOfTurn string
+		SilenceMs int
+	}
+	stopped.Decode(&st) //nolint:errcheck
+	if st.EndOfTurn != "complete" || st.SilenceMs < 350 || st.SilenceMs >= 700 {
+		t.Errorf("speech.stopped %s", stopped.Raw)
+	}
+	if *mt.FirstAudioMs > *mt.TotalMs || *mt.EndpointMs > 2000 {
+		t.Errorf("metrics out of line: endpoint %.0f ms, first audio %.0f ms, total %.0f ms", *mt.EndpointMs, *mt.FirstAudioMs, *mt.TotalMs)
 	}
 	// The reply text and its audio.
 	var text strings.Builder

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -106,6 +105,12 @@ func (s *Session) update(m *clientMessage) {
 		}
 		next.TurnDetection = *m.TurnDetection
 	}
+	if m.EndOfTurn != nil {
+		if *m.EndOfTurn != endOfTurnSmart && *m.EndOfTurn != endOfTurnSilence {
+			problems = append(problems, "endOfTurn must be smart or silence")
+		}
+		next.EndOfTurn = *m.EndOfTurn
+	}
 	checkMs := func(name string, v *int, lo, hi int, dst *int) {
 		if v == nil {
 			return
@@ -127,11 +132,7 @@ func (s *Session) update(m *clientMessage) {
 		s.resampler = NewResampler(rate, DetectorRate)
 		s.clearInput()
 	}
-	s.detector.SetConfig(DetectConfig{
-		MinSpeech: time.Duration(next.MinSpeechMs) * time.Millisecond,
-		Silence:   time.Duration(next.SilenceMs) * time.Millisecond,
-		BargeIn:   time.Duration(next.BargeInMs) * time.Millisecond,
-	})
+	s.configureDetector(next)
 	s.mu.Lock()
 	modeChanged := next.TurnDetection != s.settings.TurnDetection
 	s.settings = next

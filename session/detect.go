@@ -104,6 +104,32 @@ func (d *Detector) VoicedMs() int { return d.voicedMs }
 // LastVoicedEnd is the sample offset where the last voiced window ended.
 func (d *Detector) LastVoicedEnd() int64 { return d.lastVoicedEnd }
 
+// SilenceMs is how long the learner has been silent while speaking (0 while voiced, or when
+// not speaking).
+func (d *Detector) SilenceMs() int {
+	if !d.speaking {
+		return 0
+	}
+	return d.silenceMs
+}
+
+// SilenceStart is the sample offset where the current silence began (valid while SilenceMs > 0).
+func (d *Detector) SilenceStart() int64 { return d.silenceStart }
+
+// EndSpeech ends the current speech now, as SpeechStopped would after Silence: the session
+// decided the end of the turn earlier (endofturn.go). EndPos is where the silence began.
+func (d *Detector) EndSpeech() {
+	if !d.speaking {
+		return
+	}
+	d.speaking, d.runMs, d.gapMs = false, 0, 0
+	d.EndPos = d.pos
+	if d.silenceMs > 0 {
+		d.EndPos = d.silenceStart
+	}
+	d.silenceMs = 0
+}
+
 // Reset forgets the current speech state (not the noise floor) and restarts positions at 0.
 func (d *Detector) Reset() {
 	floor := d.floorDB

@@ -302,6 +302,8 @@ type fakeSTT struct {
 	delay  time.Duration
 	err    error
 	calls  int
+	// hear, when set, gives the transcript of the audio (by its length, say).
+	hear func(a Audio) string
 }
 
 func (s *fakeSTT) say(texts ...string) {
@@ -310,12 +312,15 @@ func (s *fakeSTT) say(texts ...string) {
 	s.mu.Unlock()
 }
 
-func (s *fakeSTT) Transcribe(ctx context.Context, _ Audio) (string, error) {
+func (s *fakeSTT) Transcribe(ctx context.Context, a Audio) (string, error) {
 	s.mu.Lock()
 	s.calls++
 	text, err := s.def, s.err
 	if len(s.script) > 0 {
 		text, s.script = s.script[0], s.script[1:]
+	}
+	if s.hear != nil {
+		text = s.hear(a)
 	}
 	s.mu.Unlock()
 	select {
@@ -333,12 +338,14 @@ type fakeChat struct {
 	first time.Duration // until the first token
 	calls int
 	reqs  []ChatRequest
-	err   error // StreamChat fails with it
+	at    time.Time // when it was last asked
+	err   error     // StreamChat fails with it
 }
 
 func (c *fakeChat) StreamChat(ctx context.Context, req ChatRequest) (ChatStream, error) {
 	c.mu.Lock()
 	c.calls++
+	c.at = time.Now()
 	c.reqs = append(c.reqs, req)
 	reply, first, err := c.reply, c.first, c.err
 	c.mu.Unlock()

@@ -90,22 +90,111 @@ func (s *Session) onSamples(in []int16) {
 			s.bargeIn(s.speechAt)
 			s.send(simpleEvent{Type: TypeSpeechStarted, atMs: s.inputMs(s.detector.StartPos)})
 		case SpeechStopped:
-			s.send(simpleEvent{Type: TypeSpeechStopped, atMs: s.inputMs(s.detector.EndPos)})
-			end := s.detector.EndPos + int64(tailWindow.Seconds()*DetectorRate)
-			s.startAudioTurn(s.cut(end), s.lastVoiceAt)
+			// The detector's silence: silenceMs with endOfTurn silence, the long bound with smart.
+			verdict := endOfTurnSilence
+			if s.settingsSnapshot().EndOfTurn != endOfTurnSilence {
+				v := verdictUnknown
+				if s.spec != nil {
+					v, _ = s.spec.wordsVerdict()
+				}
+				verdict = v.String()
+			}
+			s.endUtterance(verdict)
 		case NoEvent:
 			if s.detector.Speaking() {
 				if len(s.utter) > int(maxUtterance.Seconds())*DetectorRate {
-					s.send(simpleEvent{Type: TypeSpeechStopped})
-					s.startAudioTurn(s.cut(s.detector.Pos()), time.Now())
+					s.dropSpeculation()
+					s.send(simpleEvent{Type: TypeSpeechStopped, EndOfTurn: "limit"})
+					s.tutor.metrics.endOfTurn.WithLabelValues("limit").Inc()
+					s.startAudioTurn(s.cut(s.detector.Pos()), time.Now(), nil)
 					s.detector.Reset()
 					s.utterStart = 0
+				} else {
+					s.judgePause()
 				}
 			} else {
 				s.trimQuiet()
 			}
 		}
 	}
+}
+
+// judgePause follows the learner's silence while they speak: after probeSilence the words so
+// far are transcribed and the answer prepared (speculate.go, "speech.paused" tells the client
+// that the pause is being judged); speech drops that work ("speech.resumed"); enough silence for
+// the words' verdict ends the turn (endofturn.go).
+func (s *Session) judgePause() {
+	d := s.detector
+	silence := time.Duration(d.SilenceMs()) * time.Millisecond
+	switch {
+	case silence == 0:
+		if s.spec != nil {
+			s.dropSpeculation()
+			s.send(simpleEvent{Type: TypeSpeechResumed})
+		}
+	case s.spec == nil:
+		if silence < probeSilence {
+			return
+		}
+		if !s.holdTurns && s.maySpeculate() {
+			// The speech so far, with the silence heard after it (at most the usual tail).
+			end := d.SilenceStart() + int64(min(silence, tailWindow).Seconds()*DetectorRate)
+			n := min(max(end-s.utterStart, 0), int64(len(s.utter)))
+			s.spec = s.speculate(append([]int16(nil), s.utter[:n]...))
+			s.send(simpleEvent{Type: TypeSpeechPaused, atMs: s.inputMs(d.SilenceStart())})
+			return
+		}
+		// No words to judge by: the turn ends after silenceMs.
+		if settings := s.settingsSnapshot(); settings.EndOfTurn != endOfTurnSilence && silence >= time.Duration(settings.SilenceMs)*time.Millisecond {
+			d.EndSpeech()
+			s.endUtterance(verdictUnknown.String())
+		}
+	default:
+		settings := s.settingsSnapshot()
+		if settings.EndOfTurn == endOfTurnSilence {
+			return // the detector ends the turn after silenceMs
+		}
+		v, known := s.spec.wordsVerdict()
+		if known && silence >= endOfTurnBounds(settings.SilenceMs, settings.Level).silenceNeeded(v) {
+			d.EndSpeech()
+			s.endUtterance(v.String())
+		}
+	}
+}
+
+// endUtterance ends the learner's utterance at the detector's EndPos (the start of the
+// silence) and starts its turn, with the speculation on its last pause.
+func (s *Session) endUtterance(verdict string) {
+	s.tutor.metrics.endOfTurn.WithLabelValues(verdict).Inc()
+	silence := int((s.detector.Pos() - s.detector.EndPos) * 1000 / DetectorRate)
+	s.send(simpleEvent{Type: TypeSpeechStopped, EndOfTurn: verdict, SilenceMs: &silence, atMs: s.inputMs(s.detector.EndPos)})
+	end := s.detector.EndPos + int64(tailWindow.Seconds()*DetectorRate)
+	spec := s.spec
+	s.spec = nil
+	s.startAudioTurn(s.cut(end), s.lastVoiceAt, spec)
+}
+
+// dropSpeculation cancels the work on a pause that no turn takes.
+func (s *Session) dropSpeculation() {
+	if s.spec != nil {
+		s.spec.drop()
+		s.spec = nil
+	}
+}
+
+// configureDetector sets turn detection from settings: with endOfTurn smart the detector ends
+// speech only after the long bound, and the session ends the turn earlier when the words are
+// complete (judgePause).
+func (s *Session) configureDetector(settings sessionSettings) {
+	silence := time.Duration(settings.SilenceMs) * time.Millisecond
+	if settings.EndOfTurn != endOfTurnSilence {
+		silence = endOfTurnBounds(settings.SilenceMs, settings.Level).long
+	}
+	s.detector.SetConfig(DetectConfig{
+		MinSpeech: time.Duration(settings.MinSpeechMs) * time.Millisecond,
+		Silence:   silence,
+		BargeIn:   time.Duration(settings.BargeInMs) * time.Millisecond,
+	})
 }
 
 // inputMs is where detector position pos is in the learner's audio since the session began.
@@ -173,15 +262,17 @@ func (s *Session) commit(why string) {
 		s.logger.Debug("utterance committed", "why", why)
 	}
 	if !manual {
-		s.send(simpleEvent{Type: TypeSpeechStopped})
+		s.send(simpleEvent{Type: TypeSpeechStopped, EndOfTurn: "commit"})
+		s.tutor.metrics.endOfTurn.WithLabelValues("commit").Inc()
 	}
 	s.clearInput()
-	s.startAudioTurn(audio, time.Now())
+	s.startAudioTurn(audio, time.Now(), nil)
 }
 
 // clearInput drops buffered audio and the detector's speech state. A reply paused by speech
 // that is now dropped goes on.
 func (s *Session) clearInput() {
+	s.dropSpeculation()
 	s.utter = s.utter[:0]
 	s.utterStart = 0
 	s.lastVoiced = 0
@@ -202,11 +293,17 @@ func (s *Session) resumeTurn(t *turn) {
 	}
 }
 
-func (s *Session) startAudioTurn(audio []int16, endOfSpeech time.Time) {
+func (s *Session) startAudioTurn(audio []int16, endOfSpeech time.Time, spec *speculation) {
 	if s.holdTurns {
 		// The app answers with response.create (Realtime create_response false).
+		if spec != nil {
+			spec.drop()
+		}
 		s.held = append(s.held, audio...)
 		return
+	}
+	if spec != nil {
+		spec.adopt()
 	}
 	stats := measureSpeech(audio)
 	// The learner's response time: from the end of the tutor's last reply to their first sound.
@@ -217,7 +314,7 @@ func (s *Session) startAudioTurn(audio []int16, endOfSpeech time.Time) {
 		}
 	}
 	s.speechAt = time.Time{}
-	s.startTurn(turnInput{speech: audio, speechStats: &stats, channel: ChannelVoice, endOfSpeech: endOfSpeech, decided: time.Now()})
+	s.startTurn(turnInput{speech: audio, speechStats: &stats, channel: ChannelVoice, endOfSpeech: endOfSpeech, decided: time.Now(), spec: spec})
 }
 
 func (s *Session) startTextTurn(text string) {

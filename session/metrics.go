@@ -12,6 +12,8 @@ type tutorMetrics struct {
 	sessions           prometheus.Gauge
 	closes             *prometheus.CounterVec
 	frames             prometheus.Counter
+	speculative        *prometheus.CounterVec
+	endOfTurn          *prometheus.CounterVec
 }
 
 func newTutorMetrics(reg prometheus.Registerer) *tutorMetrics {
@@ -49,8 +51,17 @@ func newTutorMetrics(reg prometheus.Registerer) *tutorMetrics {
 			Name: "aitutor_audio_frames_total",
 			Help: "Audio frames received from learners and run through turn detection.",
 		}),
+		speculative: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aitutor_speculative_calls_total",
+			Help: "Provider calls made for speculative turns (speculate.go), by stage (stt, chat, tts) and outcome: used by the turn that committed, or wasted (the learner went on speaking, the session ended, the answer no longer fitted).",
+		}, []string{"stage", "outcome"}),
+		endOfTurn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aitutor_end_of_turn_total",
+			Help: "Spoken turns by what ended them: complete (short silence after complete words), unfinished (long silence after an unfinished phrase), unknown (silenceMs, words unknown), silence (endOfTurn silence), limit (the 60 s cut), commit (input.commit).",
+		}, []string{"verdict"}),
 	}
-	reg.MustRegister(m.stages, m.turns, m.settlements, m.falseInterruptions, m.reviews, m.sessions, m.closes, m.frames)
+	reg.MustRegister(m.stages, m.turns, m.settlements, m.falseInterruptions, m.reviews, m.sessions, m.closes, m.frames,
+		m.speculative, m.endOfTurn)
 	return m
 }
 

@@ -50,6 +50,9 @@ type turnInput struct {
 	speechStats *store.SpeechStats // the timing of the learner's speech (fluency.go)
 	endOfSpeech time.Time          // when the learner stopped speaking (or the text arrived)
 	decided     time.Time          // when the end of the turn was decided
+	// spec is the speculation on the learner's last pause (speculate.go): its words, and maybe
+	// its answer already being prepared.
+	spec *speculation
 }
 
 // stopped is the cancel cause of a turn stopped on purpose.
@@ -165,13 +168,22 @@ func (e *Tutor) runTurn(t *turn, sk sink) {
 	if !e.hear(t, sk) {
 		return
 	}
-	t.reply = newReply()
 	sk.answering(t)
-	produced := make(chan struct{})
-	go func() {
-		defer close(produced)
-		e.produce(t.ctx, buildChat(t.history, t.settings, t.profile, t.userText), t.settings.Voice, t.prefetch, t.reply)
-	}()
+	req := buildChat(t.history, t.settings, t.profile, t.userText)
+	var produced <-chan struct{}
+	if t.in.spec != nil {
+		// The answer prepared on the learner's pause, when it was asked the same.
+		t.reply, produced = t.in.spec.takeReply(t.ctx, req)
+	}
+	if t.reply == nil {
+		t.reply = newReply()
+		done := make(chan struct{})
+		produced = done
+		go func() {
+			defer close(done)
+			e.produce(t.ctx, req, t.settings.Voice, t.prefetch, t.reply, nil)
+		}()
+	}
 	got := sk.deliver(t)
 	// A reply that ended early (stopped, failed) stops the producer; one delivered in full has
 	// nothing left to produce.
@@ -224,8 +236,15 @@ func (e *Tutor) hear(t *turn, sk sink) bool {
 	return true
 }
 
-// transcribeTurn runs speech recognition on the turn's speech or upload.
+// transcribeTurn runs speech recognition on the turn's speech or upload (the speculation's
+// words when the turn has one: they were heard on the learner's last pause, with no speech
+// since).
 func (e *Tutor) transcribeTurn(t *turn) (string, error) {
+	if sp := t.in.spec; sp != nil {
+		text, took, err := sp.transcript(t.ctx)
+		t.metrics.STTMs = took
+		return text, err
+	}
 	a := Audio{}
 	switch {
 	case t.in.speech != nil:

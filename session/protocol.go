@@ -28,6 +28,8 @@ const (
 	TypeSessionUpdated    = "session.updated"
 	TypeSpeechStarted     = "speech.started"
 	TypeSpeechStopped     = "speech.stopped"
+	TypeSpeechPaused      = "speech.paused"  // a pause is being judged (endofturn.go)
+	TypeSpeechResumed     = "speech.resumed" // the learner went on after a pause
 	TypeTranscriptUser    = "transcript.user"
 	TypeResponseStarted   = "response.started"
 	TypeResponseTextDelta = "response.text.delta"
@@ -50,6 +52,7 @@ type clientMessage struct {
 	SilenceMs       *int    `json:"silenceMs"`
 	MinSpeechMs     *int    `json:"minSpeechMs"`
 	BargeInMs       *int    `json:"bargeInMs"`
+	EndOfTurn       *string `json:"endOfTurn"`
 
 	// text.input
 	Text *string `json:"text"`
@@ -86,6 +89,9 @@ type sessionSettings struct {
 	SilenceMs     int    `json:"silenceMs"`
 	MinSpeechMs   int    `json:"minSpeechMs"`
 	BargeInMs     int    `json:"bargeInMs"`
+	// EndOfTurn is how server turn detection ends a turn: "smart" (from the silence and the
+	// words, endofturn.go) or "silence" (after silenceMs).
+	EndOfTurn string `json:"endOfTurn"`
 }
 
 type sessionUpdated struct {
@@ -98,7 +104,11 @@ type sessionUpdated struct {
 // the session began) the speech started or ended, for the Realtime wire.
 type simpleEvent struct {
 	Type string `json:"type"`
-	atMs int
+	// speech.stopped of server turn detection: what ended the turn (endofturn.go: complete,
+	// unfinished, unknown, silence, limit, commit) and the silence heard before it ended.
+	EndOfTurn string `json:"endOfTurn,omitempty"`
+	SilenceMs *int   `json:"silenceMs,omitempty"`
+	atMs      int
 }
 
 // turnEvent is response.started; remaining is the membership's chat uses after the charge.

@@ -585,7 +585,7 @@ func (w *realtimeWire) read(s *Session, mt int, r io.Reader) error {
 			s.held = nil
 			hold := s.holdTurns
 			s.holdTurns = false
-			s.startAudioTurn(audio, time.Now())
+			s.startAudioTurn(audio, time.Now(), nil)
 			s.holdTurns = hold
 		default:
 			if t := s.currentTurn(); t == nil || t.finished() {
@@ -778,11 +778,13 @@ func (w *realtimeWire) update(s *Session, e rtClientEvent, fail func(code, param
 		s.resampler = NewResampler(rate, DetectorRate)
 		s.clearInput()
 	}
-	s.detector.SetConfig(DetectConfig{
-		MinSpeech: time.Duration(settings.MinSpeechMs) * time.Millisecond,
-		Silence:   time.Duration(settings.SilenceMs) * time.Millisecond,
-		BargeIn:   time.Duration(settings.BargeInMs) * time.Millisecond,
-	})
+	// server_vad ends a turn after its silence, as OpenAI's does; semantic_vad decides from the
+	// silence and the words (endofturn.go).
+	settings.EndOfTurn = endOfTurnSilence
+	if next.vad == "semantic_vad" {
+		settings.EndOfTurn = endOfTurnSmart
+	}
+	s.configureDetector(settings)
 	// Without turn detection, or without create_response, committed speech waits for
 	// response.create, as the Realtime API does.
 	s.holdTurns, s.noBargeIn = next.vad == "" || !next.createResponse, !next.interrupt

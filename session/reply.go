@@ -134,8 +134,10 @@ func (r *reply) segments() []segment {
 // complete, in order, at most prefetch at a time (so that the next sentence's speech is ready
 // when the current one ends). Every stage has a time limit: the chat's first token and the gaps
 // between tokens, each synthesis's first byte and the gaps between reads. It returns when the
-// reply is complete, failed or ctx ended; every goroutine it started has ended by then.
-func (e *Tutor) produce(ctx context.Context, req ChatRequest, voice string, prefetch int, r *reply) {
+// reply is complete, failed or ctx ended; every goroutine it started has ended by then. With a
+// gate, only the first sentence is synthesized until the gate is closed (a speculative answer,
+// speculate.go, prepares no more than its first sentence's speech before the turn commits).
+func (e *Tutor) produce(ctx context.Context, req ChatRequest, voice string, prefetch int, r *reply, gate <-chan struct{}) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	fail := func(err error) {
@@ -156,6 +158,13 @@ func (e *Tutor) produce(ctx context.Context, req ChatRequest, voice string, pref
 		defer synth.Wait()
 		first := true
 		for s := range todo {
+			if !first && gate != nil {
+				select {
+				case <-gate:
+				case <-ctx.Done():
+					continue
+				}
+			}
 			select {
 			case slots <- struct{}{}:
 			case <-ctx.Done():

@@ -65,6 +65,12 @@ type Session struct {
 	holdTurns bool
 	noBargeIn bool
 	held      []int16
+	// spec is the work on the learner's current pause (speculate.go).
+	spec *speculation
+	// inputMu guards the learner's input — the detector, the utterance buffer, spec — between
+	// the reader, which holds it while it handles a message, and the speculation that judges a
+	// pause when its words arrive (afterWords).
+	inputMu sync.Mutex
 
 	mu        sync.Mutex // guards what follows
 	settings  sessionSettings
@@ -134,6 +140,7 @@ func newSession(h *Hub, conn *websocket.Conn, id string, p Params, conv store.Co
 		SilenceMs:     int(cfg.Silence / time.Millisecond),
 		MinSpeechMs:   int(cfg.MinSpeech / time.Millisecond),
 		BargeInMs:     int(cfg.BargeIn / time.Millisecond),
+		EndOfTurn:     endOfTurnSmart,
 	}
 	if conv.Level != "" {
 		s.settings.Level = conv.Level
@@ -143,7 +150,9 @@ func newSession(h *Hub, conn *websocket.Conn, id string, p Params, conv store.Co
 		s.wire = newRealtimeWire(p.Model, p.Membership.RemainingChatUses)
 		s.inputRate = 24000
 		s.resampler = NewResampler(s.inputRate, DetectorRate)
+		s.settings.EndOfTurn = endOfTurnSilence // server_vad
 	}
+	s.configureDetector(s.settings)
 	s.profile = h.tutor.profileSummary(context.Background(), p.User.ID)
 	s.settings.Topic = conv.Topic
 	s.touch()
@@ -209,6 +218,9 @@ func (s *Session) recoverPanic(where string) {
 // and leaves the hub.
 func (s *Session) readLoop() {
 	defer func() {
+		s.inputMu.Lock()
+		s.dropSpeculation()
+		s.inputMu.Unlock()
 		close(s.readerDone)
 		s.closeWith(&CloseReason{Code: CloseNormal, Reason: "closed", sent: true}) // a no-op when a reason is set
 		s.stopKeepalive()
@@ -241,7 +253,10 @@ func (s *Session) readLoop() {
 			return
 		}
 		s.conn.SetReadDeadline(time.Now().Add(pongWait)) //nolint:errcheck
-		if err = s.wire.read(s, mt, r); err != nil {
+		s.inputMu.Lock()
+		err = s.wire.read(s, mt, r)
+		s.inputMu.Unlock()
+		if err != nil {
 			s.closeWith(readCloseReason(err))
 			return
 		}
@@ -274,6 +289,9 @@ func (s *Session) startTurn(in turnInput) {
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
+		if in.spec != nil {
+			in.spec.release()
+		}
 		s.sendError(errorEvent{Code: "shutting_down", Message: "the server is restarting; reconnect in a moment", Retryable: true})
 		return
 	}
@@ -307,6 +325,9 @@ func (s *Session) runTurn(t *turn, prev *turn) {
 	defer s.wg.Done()
 	defer close(t.done)
 	defer s.recoverPanic("turn")
+	if spec := t.in.spec; spec != nil {
+		defer spec.release() // an answer it prepared that the turn did not take
+	}
 	if prev != nil && t.interrupting != prev {
 		// The earlier turn settles first and puts its reply in the history.
 		select {

@@ -22,7 +22,7 @@ func runBench(ctx context.Context, args []string) error {
 	debugURL := fs.String("debug-url", "", "the server's DEBUG_ADDR as a URL (for memory figures)")
 	pid := fs.Int("server-pid", 0, "the server's process id (for CPU and resident memory)")
 	profileName := fs.String("profile", "standard", "the simulator profile the server's provider runs")
-	only := fs.String("only", "", "comma-separated items: first-audio,realtime,overhead,capacity,memory,rest,review (default all)")
+	only := fs.String("only", "", "comma-separated items: first-audio,realtime,voice-to-voice,overhead,capacity,memory,rest,review (default all)")
 	turns := fs.Int("turns", 30, "turns per path for first audio")
 	sessions := fs.Int("sessions", 200, "concurrent talking sessions")
 	steps := fs.String("capacity-steps", "250,500,1000,1500,2000", "session counts tried for capacity")

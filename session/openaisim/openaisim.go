@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aitutor/aitutor/session"
 )
 
 // Profile is a set of latencies.
@@ -164,13 +166,24 @@ func New(p Profile) *Server {
 		},
 		voice: voiceBytes(synthVoice()),
 	}
-	s.transcript = func(string, []byte) string { return DefaultTranscript }
+	s.transcript = DefaultHearing
 	s.reply = DefaultReply
 	return s
 }
 
-// DefaultTranscript is what the simulator hears in any audio.
+// DefaultTranscript is what the simulator hears in any audio but tone speech.
 const DefaultTranscript = "I would like to practice speaking English about my weekend."
+
+// DefaultHearing is the simulator's transcription: the words of tone speech (tones.go) in a WAV
+// upload, DefaultTranscript for any other audio.
+func DefaultHearing(_ string, data []byte) string {
+	if samples, rate, err := session.ParseWAV(data); err == nil {
+		if text, ok := HearTones(samples, rate); ok {
+			return text
+		}
+	}
+	return DefaultTranscript
+}
 
 // SetProfile changes the latencies.
 func (s *Server) SetProfile(p Profile) {

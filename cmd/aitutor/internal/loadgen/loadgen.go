@@ -29,7 +29,7 @@ type Config struct {
 	JWTSecret   string // the server's JWT_SECRET: tokens are signed with it
 	Profile     openaisim.Profile
 
-	Only             map[string]bool // items to run (all when empty): first-audio, realtime, overhead, capacity, memory, rest, review
+	Only             map[string]bool // items to run (all when empty): first-audio, realtime, voice-to-voice, overhead, capacity, memory, rest, review
 	Turns            int             // turns per path for first audio (default 30)
 	OverheadSessions int             // concurrent talking sessions (default 200)
 	OverheadTurns    int             // turns per concurrent session (default 3)
@@ -81,6 +81,7 @@ type Report struct {
 	REST          []RESTResult      `json:"rest,omitempty"`
 	Reviews       *Reviews          `json:"reviews,omitempty"`
 	Realtime      *Realtime         `json:"realtime,omitempty"`
+	VoiceToVoice  *VoiceToVoice     `json:"voiceToVoice,omitempty"`
 }
 
 // Millis is a duration in milliseconds.
@@ -115,6 +116,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"memory", env.memory},
 		{"first-audio", env.firstAudio},
 		{"realtime", env.realtime},
+		{"voice-to-voice", env.voiceToVoice},
 		{"overhead", env.overhead},
 		{"capacity", env.capacity},
 		{"rest", env.rest},

@@ -85,6 +85,23 @@ func (r *Report) Markdown(command string) string {
 		b.WriteString(markdownTable([]string{"sessions", "handling p50 ms", "handling p99 ms", "frames sent", "frames handled", "server cores", "cores / 100 sessions", "generator lag p99 ms", "pass"}, rows))
 		fmt.Fprintf(&b, "\nMost sessions held: **%d** (target ≥ 1,000 at ≤ 0.1 core per 100 sessions).\n\n", c.Max)
 	}
+	if v := r.VoiceToVoice; v != nil {
+		b.WriteString("### Voice to voice\n\n")
+		fmt.Fprintf(&b, "From the last speech sample the client sends to the first reply audio frame it receives: server turn detection "+
+			"(`endOfTurn` smart), 20 ms frames at real-time pace, one learner, %d utterances in tone speech the simulator hears word for "+
+			"word: complete sentences and questions, and sentences with a %.1f s pause after an unfinished phrase (\"I would like to … "+
+			"order a coffee with milk\").\n\n", v.Utterances, v2vPause.Seconds())
+		b.WriteString(markdownTable([]string{"utterances", "n", "p50 ms", "p95 ms", "max ms"}, [][]string{
+			{"complete", fmt.Sprint(v.Complete.N), ms(v.Complete.P50), ms(v.Complete.P95), ms(v.Complete.Max)},
+			{"with a pause after an unfinished phrase", fmt.Sprint(v.Hesitant.N), ms(v.Hesitant.P50), ms(v.Hesitant.P95), ms(v.Hesitant.Max)},
+			{"all", fmt.Sprint(v.All.N), ms(v.All.P50), ms(v.All.P95), ms(v.All.Max)},
+			{"first audio after the turn ended (speech.stopped)", fmt.Sprint(v.AfterEnd.N), ms(v.AfterEnd.P50), ms(v.AfterEnd.P95), ms(v.AfterEnd.Max)},
+			{"silence that ended the turn (endpointMs)", fmt.Sprint(v.Endpoint.N), ms(v.Endpoint.P50), ms(v.Endpoint.P95), ms(v.Endpoint.Max)},
+		}))
+		fmt.Fprintf(&b, "\nUtterances split into two turns: **%d** of %d (target: none). Speculative chat calls: %.0f used, %.0f wasted "+
+			"(**%.0f %%** wasted; target ≤ 25 %%); speculative transcriptions: %.0f used, %.0f wasted. Target: voice to voice p50 ≤ 1,200 ms.\n\n",
+			v.Split, v.Utterances, v.ChatUsed, v.ChatWasted, 100*v.WastedChatShare(), v.STTUsed, v.STTWasted)
+	}
 	if rt := r.Realtime; rt != nil {
 		b.WriteString("### First audio through /v1/realtime\n\n")
 		b.WriteString("The same utterance through the OpenAI-Realtime-compatible endpoint (24 kHz PCM in base64 `input_audio_buffer.append` " +
