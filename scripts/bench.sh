@@ -15,6 +15,7 @@ chmod 755 "$tmp"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$tmp/instance2.pid" ] && kill "$(cat "$tmp/instance2.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
   scripts/pg.sh stop "$tmp/pg"
   rm -rf "$tmp"
@@ -53,6 +54,63 @@ bin/aitutor bench -url "http://127.0.0.1:$port" -debug-url "http://127.0.0.1:$db
   -profile standard ${only:+-only "$only"} -idle "${BENCH_IDLE:-10000}" \
   -capacity-steps "${BENCH_STEPS:-250,500,1000,1500,2000}" -capacity-window "${BENCH_WINDOW:-20s}" \
   -json test-artifacts/bench.json -md "$tmp/load.md" -command "make bench  # runs: $cmd" 2> >(tee "$tmp/bench.log" >&2)
+
+# Several instances: a second server on the same database and simulator, HAProxy (Debian's) in
+# front of both; halfway the second one is restarted as a deploy does (SIGTERM, start again).
+if [ -z "$only" ] || [[ ",$only," == *",cluster,"* ]]; then
+  command -v haproxy >/dev/null || { echo "make bench needs haproxy for the cluster run: apt-get install haproxy" >&2; exit 1; }
+  port2=$(scripts/pg.sh freeport)
+  lbport=$(scripts/pg.sh freeport)
+  cat >"$tmp/instance2.sh" <<SH
+#!/usr/bin/env bash
+# Starts (or, with restart, drains, stops and starts again) the second instance.
+set -euo pipefail
+if [ "\${1:-}" = restart ] && [ -f "$tmp/instance2.pid" ]; then
+  pid=\$(cat "$tmp/instance2.pid")
+  kill -TERM "\$pid" 2>/dev/null || true
+  while kill -0 "\$pid" 2>/dev/null; do sleep 0.1; done
+fi
+env APP_ENV=production LOG_LEVEL=warn PORT=$port2 JWT_SECRET=$JWT_SECRET DATABASE_URL='$DATABASE_URL' \\
+  AI_PROVIDER=openai OPENAI_BASE_URL=http://127.0.0.1:$simport/v1 OPENAI_API_KEY=sim \\
+  MAX_SESSIONS=50000 SESSION_IDLE_TIMEOUT=1h AUTH_RATE_LIMIT=100000 SHUTDOWN_TIMEOUT=20s \\
+  nohup bin/aitutor serve >>"$tmp/server2.log" 2>&1 </dev/null &
+echo \$! >"$tmp/instance2.pid"
+for _ in \$(seq 1 100); do curl -fs http://127.0.0.1:$port2/readyz >/dev/null 2>&1 && exit 0; sleep 0.1; done
+echo "the second instance did not start" >&2; exit 1
+SH
+  chmod +x "$tmp/instance2.sh"
+  "$tmp/instance2.sh"
+  cat >"$tmp/haproxy.cfg" <<CFG
+global
+    maxconn 4000
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 1h
+frontend tutor
+    bind 127.0.0.1:$lbport
+    default_backend aitutor
+backend aitutor
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 300ms fall 2 rise 2
+    server a 127.0.0.1:$port check
+    server b 127.0.0.1:$port2 check
+CFG
+  haproxy -f "$tmp/haproxy.cfg" -db >"$tmp/haproxy.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$lbport/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -fs "http://127.0.0.1:$lbport/readyz" >/dev/null || { cat "$tmp/haproxy.log" >&2; exit 1; }
+  ccmd="bin/aitutor bench -only cluster -url http://127.0.0.1:LB -instances http://127.0.0.1:A,http://127.0.0.1:B -restart-command 'instance2.sh restart'"
+  bin/aitutor bench -only cluster -url "http://127.0.0.1:$lbport" -profile standard \
+    -instances "http://127.0.0.1:$port,http://127.0.0.1:$port2" -restart-command "$tmp/instance2.sh restart" \
+    -md "$tmp/cluster.md" -json test-artifacts/bench-cluster.json -command "make bench  # runs: $ccmd" 2> >(tee -a "$tmp/bench.log" >&2)
+  sed -n '/^### Several instances/,$p' "$tmp/cluster.md" >>"$tmp/load.md"
+  kill "$(cat "$tmp/instance2.pid")" 2>/dev/null || true
+fi
 kill "$server_pid" 2>/dev/null || true
 
 count=${BENCH_COUNT:-5}

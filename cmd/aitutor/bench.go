@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aitutor/aitutor/cmd/aitutor/internal/loadgen"
 	"github.com/aitutor/aitutor/session/openaisim"
@@ -22,7 +23,7 @@ func runBench(ctx context.Context, args []string) error {
 	debugURL := fs.String("debug-url", "", "the server's DEBUG_ADDR as a URL (for memory figures)")
 	pid := fs.Int("server-pid", 0, "the server's process id (for CPU and resident memory)")
 	profileName := fs.String("profile", "standard", "the simulator profile the server's provider runs")
-	only := fs.String("only", "", "comma-separated items: first-audio,realtime,voice-to-voice,overhead,capacity,memory,rest,review (default all)")
+	only := fs.String("only", "", "comma-separated items: first-audio,realtime,voice-to-voice,overhead,capacity,memory,rest,review,cluster (default all; cluster needs -instances)")
 	turns := fs.Int("turns", 30, "turns per path for first audio")
 	sessions := fs.Int("sessions", 200, "concurrent talking sessions")
 	steps := fs.String("capacity-steps", "250,500,1000,1500,2000", "session counts tried for capacity")
@@ -31,6 +32,10 @@ func runBench(ctx context.Context, args []string) error {
 	jsonOut := fs.String("json", "", "write the report as JSON here")
 	mdOut := fs.String("md", "", "write the report as Markdown here")
 	command := fs.String("command", "aitutor bench", "the command line to print in the report")
+	instances := fs.String("instances", "", "comma-separated URLs of the instances behind -url (a load balancer): runs the cluster item")
+	restart := fs.String("restart-command", "", "shell command that restarts one instance, run halfway through the cluster item")
+	clusterLearners := fs.Int("cluster-learners", 40, "learners talking in the cluster item")
+	clusterWindow := fs.Duration("cluster-window", 40*time.Second, "how long the cluster item runs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,7 +47,13 @@ func runBench(ctx context.Context, args []string) error {
 		URL: strings.TrimRight(*url, "/"), DebugURL: strings.TrimRight(*debugURL, "/"), ServerPID: *pid,
 		DatabaseURL: os.Getenv("DATABASE_URL"), JWTSecret: os.Getenv("JWT_SECRET"), Profile: profile,
 		Turns: *turns, OverheadSessions: *sessions, CapacityWindow: *window, IdleSessions: *idle,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		RestartCommand: *restart, ClusterLearners: *clusterLearners, ClusterWindow: *clusterWindow,
+	}
+	for _, u := range strings.Split(*instances, ",") {
+		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
+			cfg.Instances = append(cfg.Instances, u)
+		}
 	}
 	if cfg.DatabaseURL == "" || cfg.JWTSecret == "" {
 		return fmt.Errorf("bench: DATABASE_URL and JWT_SECRET must be the server's (learners are created in its database)")

@@ -29,7 +29,7 @@ type Config struct {
 	JWTSecret   string // the server's JWT_SECRET: tokens are signed with it
 	Profile     openaisim.Profile
 
-	Only             map[string]bool // items to run (all when empty): first-audio, realtime, voice-to-voice, overhead, capacity, memory, rest, review
+	Only             map[string]bool // items to run (all when empty): first-audio, realtime, voice-to-voice, cluster (with Instances), overhead, capacity, memory, rest, review
 	Turns            int             // turns per path for first audio (default 30)
 	OverheadSessions int             // concurrent talking sessions (default 200)
 	OverheadTurns    int             // turns per concurrent session (default 3)
@@ -37,7 +37,13 @@ type Config struct {
 	CapacityWindow   time.Duration   // how long each step streams (default 20s)
 	IdleSessions     int             // idle sessions for memory (default 10000)
 	RESTDuration     time.Duration   // per REST measurement (default 10s)
-	Logger           *slog.Logger
+	// The cluster item: the instances behind URL (a load balancer), the shell command that
+	// restarts one of them, the learners talking and for how long.
+	Instances       []string
+	RestartCommand  string
+	ClusterLearners int           // default 40
+	ClusterWindow   time.Duration // default 40s
+	Logger          *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -58,6 +64,12 @@ func (c *Config) defaults() {
 	}
 	if c.IdleSessions <= 0 {
 		c.IdleSessions = 10000
+	}
+	if c.ClusterLearners <= 0 {
+		c.ClusterLearners = 40
+	}
+	if c.ClusterWindow <= 0 {
+		c.ClusterWindow = 40 * time.Second
 	}
 	if c.RESTDuration <= 0 {
 		c.RESTDuration = 10 * time.Second
@@ -82,6 +94,7 @@ type Report struct {
 	Reviews       *Reviews          `json:"reviews,omitempty"`
 	Realtime      *Realtime         `json:"realtime,omitempty"`
 	VoiceToVoice  *VoiceToVoice     `json:"voiceToVoice,omitempty"`
+	Cluster       *Cluster          `json:"cluster,omitempty"`
 }
 
 // Millis is a duration in milliseconds.
@@ -121,6 +134,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"capacity", env.capacity},
 		{"rest", env.rest},
 		{"review", env.reviews},
+	}
+	if len(cfg.Instances) > 0 {
+		// Only where several instances run (make bench starts a second one for it).
+		steps = append(steps, struct {
+			item string
+			fn   func(context.Context, *Report) error
+		}{"cluster", env.cluster})
 	}
 	for _, s := range steps {
 		if !cfg.run(s.item) {

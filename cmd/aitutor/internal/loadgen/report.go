@@ -102,6 +102,23 @@ func (r *Report) Markdown(command string) string {
 			"(**%.0f %%** wasted; target ≤ 25 %%); speculative transcriptions: %.0f used, %.0f wasted. Target: voice to voice p50 ≤ 1,200 ms.\n\n",
 			v.Split, v.Utterances, v.ChatUsed, v.ChatWasted, 100*v.WastedChatShare(), v.STTUsed, v.STTWasted)
 	}
+	if cl := r.Cluster; cl != nil {
+		b.WriteString("### Several instances\n\n")
+		fmt.Fprintf(&b, "%d instances on one PostgreSQL behind HAProxy (Debian's), %d learners talking through it for %.0f s (spoken turns, "+
+			"manual commit, 0.5 s between turns); halfway one instance is restarted as a deploy does (SIGTERM: its sessions drain and "+
+			"close with 1001, it starts again) and its learners reconnect with their conversation.\n\n",
+			cl.Instances, cl.Learners, cl.Window.Seconds())
+		per := make([]string, len(cl.TurnsPerInstance))
+		for i, n := range cl.TurnsPerInstance {
+			per[i] = fmt.Sprintf("%.0f", n)
+		}
+		b.WriteString(markdownTable([]string{"answered turns", "per instance (its /metrics)", "commit → response.done p50 ms", "p95 ms", "moved by the restart", "resumed", "restart took", "ledger mismatches", "unsettled charges"}, [][]string{{
+			fmt.Sprint(cl.Answered), strings.Join(per, " / "), ms(cl.Turn.P50), ms(cl.Turn.P95), fmt.Sprint(cl.Moved), fmt.Sprint(cl.Resumed),
+			fmt.Sprintf("%.1f s", cl.Restart.Seconds()), fmt.Sprint(cl.LedgerMismatches), fmt.Sprint(cl.Unsettled),
+		}}))
+		b.WriteString("\nTarget: turns on every instance, every moved learner resumed, no ledger mismatch and nothing unsettled. (The " +
+			"restarted instance's count misses the turns it finished while draining: its counters start again.)\n\n")
+	}
 	if rt := r.Realtime; rt != nil {
 		b.WriteString("### First audio through /v1/realtime\n\n")
 		b.WriteString("The same utterance through the OpenAI-Realtime-compatible endpoint (24 kHz PCM in base64 `input_audio_buffer.append` " +
