@@ -51,8 +51,8 @@ func TestJudgeWords(t *testing.T) {
 func TestEndOfTurnBounds(t *testing.T) {
 	ms := func(d time.Duration) int { return int(d / time.Millisecond) }
 	for _, c := range []struct {
-		silenceMs         int
-		level             string
+		silenceMs          int
+		level              string
 		short, long, plain int
 	}{
 		{700, "intermediate", 350, 2450, 700},

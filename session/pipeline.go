@@ -242,8 +242,10 @@ func (e *Tutor) hear(t *turn, sk sink) bool {
 func (e *Tutor) transcribeTurn(t *turn) (string, error) {
 	if sp := t.in.spec; sp != nil {
 		text, took, err := sp.transcript(t.ctx)
-		t.metrics.STTMs = took
-		return text, err
+		if !errors.Is(err, errNotSpeculated) {
+			t.metrics.STTMs = took
+			return text, err
+		}
 	}
 	a := Audio{}
 	switch {

@@ -22,6 +22,10 @@ import (
 // errSpeculationDropped cancels a speculation that no turn will adopt.
 var errSpeculationDropped = errors.New("speculation dropped")
 
+// errNotSpeculated: the pause was not worked on (the membership could not pay when it began);
+// the turn transcribes its speech itself.
+var errNotSpeculated = errors.New("not speculated")
+
 // speculation is the work done on one pause.
 type speculation struct {
 	ctx    context.Context
@@ -29,11 +33,13 @@ type speculation struct {
 	tutor  *Tutor
 	smart  bool // endOfTurn smart: only complete words are answered ahead
 
-	sttDone chan struct{} // closed when the transcript (or its failure) is in
-	text    string        // set before sttDone closes
-	err     error
-	sttMs   *float64
-	verdict turnVerdict
+	sttDone     chan struct{} // closed when the transcript (or its failure) is in
+	wordsOnce   sync.Once
+	transcribed bool   // a transcription was asked for (set before sttDone closes)
+	text        string // set before sttDone closes
+	err         error
+	sttMs       *float64
+	verdict     turnVerdict
 
 	produced chan struct{} // closed when the speculation's goroutine has ended
 
@@ -62,7 +68,16 @@ func (s *Session) speculate(audio []int16) *speculation {
 	go func() {
 		defer s.wg.Done()
 		defer close(sp.produced)
+		defer sp.wordsIn() // also after a panic: nothing waits for the words forever
 		defer s.recoverPanic("speculation")
+		// The session's count of uses may be stale (other sessions pay from the membership too):
+		// no provider call for a membership that cannot pay now.
+		if m, err := s.tutor.store.UserMembership(ctx, s.userID, s.membershipID); err != nil || m.Usable(time.Now()) != nil {
+			sp.err = errNotSpeculated
+			sp.wordsIn()
+			return
+		}
+		sp.transcribed = true
 		start := time.Now()
 		text, err := s.tutor.transcribe(ctx, Audio{Data: EncodePCM16(nil, audio), Format: FormatPCM16, SampleRate: DetectorRate})
 		sp.sttMs = ms(time.Since(start))
@@ -70,7 +85,7 @@ func (s *Session) speculate(audio []int16) *speculation {
 		if err == nil {
 			sp.verdict = judgeWords(text)
 		}
-		close(sp.sttDone)
+		sp.wordsIn()
 		var r *reply
 		var req ChatRequest
 		if err == nil && text != "" && canAnswer && (!sp.smart || sp.verdict == verdictComplete) {
@@ -105,6 +120,11 @@ func (s *Session) afterWords(sp *speculation) {
 		return
 	}
 	s.judgePause()
+}
+
+// wordsIn says the words (or why there are none) are in.
+func (sp *speculation) wordsIn() {
+	sp.wordsOnce.Do(func() { close(sp.sttDone) })
 }
 
 // maySpeculate reports whether a pause may be worked on: the membership can pay for a turn
@@ -152,7 +172,12 @@ func (sp *speculation) wordsVerdict() (turnVerdict, bool) {
 
 // adopt: a turn takes the speculation (its words now, its answer later or never).
 func (sp *speculation) adopt() {
-	sp.count("stt", true)
+	go func() { // counted once the words are in (the reader does not wait for them)
+		<-sp.sttDone
+		if sp.transcribed {
+			sp.count("stt", true)
+		}
+	}()
 }
 
 // takeReply hands the prepared answer to the turn when it was asked exactly what the turn asks
@@ -211,7 +236,12 @@ func (sp *speculation) drop() {
 	r := sp.reply
 	sp.mu.Unlock()
 	sp.cancel(errSpeculationDropped)
-	sp.count("stt", false)
+	go func() {
+		<-sp.sttDone // the transcription ends at once when cancelled
+		if sp.transcribed {
+			sp.count("stt", false)
+		}
+	}()
 	if r != nil {
 		sp.countReply(r, false)
 	}
