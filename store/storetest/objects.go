@@ -61,7 +61,7 @@ func S3(t testing.TB) store.S3Config {
 		defer cancel()
 		var keys []string
 		o.List(ctx, "", func(k string) error { keys = append(keys, k); return nil }) //nolint:errcheck
-		o.Remove(ctx, keys)                                                           //nolint:errcheck
+		o.Remove(ctx, keys)                                                          //nolint:errcheck
 	})
 	return cfg
 }
