@@ -61,3 +61,32 @@ realtime_node_packages() {
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
+
+# The SeaweedFS the object store tests run (AUDIO_STORE=s3 against a real S3-compatible server).
+WEED_MODULE=github.com/seaweedfs/seaweedfs
+WEED_VERSION=v0.0.0-20261109003541-7506e5f91cd6
+
+# weed_path prints the SeaweedFS binary: $WEED, weed on the PATH, or $(go env GOPATH)/bin/weed.
+weed_path() {
+  if [ -n "${WEED:-}" ]; then echo "$WEED"; return; fi
+  if command -v weed >/dev/null 2>&1; then command -v weed; return; fi
+  echo "$(go env GOPATH | cut -d: -f1)/bin/weed"
+}
+
+# ensure_weed builds SeaweedFS into $(go env GOPATH)/bin when it is missing: a few minutes on two
+# cores, once per machine. `go install module@version` refuses this module (its go.mod has
+# replace directives), so the module is downloaded and built inside its own directory, where
+# they apply.
+ensure_weed() {
+  local bin dir
+  bin=$(weed_path)
+  [ -x "$bin" ] && return 0
+  echo "building SeaweedFS ($WEED_VERSION) for the object store tests: a few minutes, once" >&2
+  dir=$(cd /tmp && go mod download -json "$WEED_MODULE@$WEED_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  if [ -z "$dir" ] || [ ! -d "$dir/weed" ]; then
+    echo "could not download $WEED_MODULE@$WEED_VERSION" >&2
+    return 1
+  fi
+  mkdir -p "$(dirname "$bin")"
+  (cd "$dir" && GOFLAGS=-mod=readonly go build -o "$bin.tmp" ./weed) && mv "$bin.tmp" "$bin"
+}
