@@ -73,6 +73,10 @@ func (r *Report) Markdown(command string) string {
 			{fmt.Sprintf("%d concurrent talking sessions, AUDIO_STORE=s3", o.Sessions), fmt.Sprint(o.Concurrent.N), ms(o.Concurrent.P50), ms(o.Concurrent.P95), ms(o.Concurrent.P99), ms(o.Concurrent.Max), "p99 ≤ 20"},
 		}))
 		fmt.Fprintf(&b, "\nServer CPU during the run: %.2f cores (the object store's own CPU not included). Failed turns: %d.\n\n", o.ServerCPU, o.Failed)
+		if len(o.Stages) > 0 {
+			b.WriteString("Stage latencies of these turns as the server measured them:\n\n")
+			b.WriteString(r.stageTable(o.Stages))
+		}
 	}
 	if w := r.AudioWrites; w != nil {
 		b.WriteString("### PostgreSQL bytes written per turn\n\n")
