@@ -3,6 +3,7 @@
 #  1. a durable throwaway PostgreSQL, the OpenAI simulator (standard profile) and the server,
 #     each its own process on loopback; `aitutor bench` drives them (protocol v1, REST, wrk)
 #  2. Go benchmarks of the hot paths and of the offline engines
+#     (and, for overhead-s3 and audio-writes, SeaweedFS and a second server with AUDIO_STORE=s3)
 # Options through the environment: BENCH_ONLY=first-audio,overhead,... BENCH_IDLE=10000
 # BENCH_STEPS=250,500,1000,1500,2000 BENCH_WINDOW=20s BENCH_COUNT=5
 set -euo pipefail
@@ -49,9 +50,34 @@ done
 curl -fs "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$tmp/server.log"; exit 1; }
 
 only=${BENCH_ONLY:-}
-cmd="bin/aitutor bench -url http://127.0.0.1:PORT -debug-url http://127.0.0.1:DEBUG -server-pid PID -profile standard${only:+ -only $only}"
+# The object store items need a second server on the same database whose audio goes to an
+# S3-compatible store: SeaweedFS on loopback.
+s3args=()
+case ",$only," in
+,,|*,overhead-s3,*|*,audio-writes,*)
+  ensure_weed
+  s3port=$(start_weed "$tmp/weed" bench-access-key bench-secret-key-0123456789)
+  pids+=("$(cat "$tmp/weed/weed.pid")")
+  s3srvport=$(scripts/pg.sh freeport)
+  env APP_ENV=production LOG_LEVEL=warn PORT="$s3srvport" \
+    AI_PROVIDER=openai OPENAI_BASE_URL="http://127.0.0.1:$simport/v1" OPENAI_API_KEY=sim \
+    MAX_SESSIONS=50000 SESSION_IDLE_TIMEOUT=1h AUTH_RATE_LIMIT=100000 GOMAXPROCS="$(nproc)" \
+    AUDIO_STORE=s3 S3_ENDPOINT="http://127.0.0.1:$s3port" S3_BUCKET=aitutor-bench S3_REGION=us-east-1 \
+    AWS_ACCESS_KEY_ID=bench-access-key AWS_SECRET_ACCESS_KEY=bench-secret-key-0123456789 \
+    bin/aitutor serve >"$tmp/server-s3.log" 2>&1 &
+  s3_pid=$!
+  pids+=($s3_pid)
+  for _ in $(seq 1 300); do
+    curl -fs "http://127.0.0.1:$s3srvport/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fs "http://127.0.0.1:$s3srvport/readyz" >/dev/null || { cat "$tmp/server-s3.log"; exit 1; }
+  s3args=(-s3-url "http://127.0.0.1:$s3srvport" -s3-server-pid "$s3_pid")
+  ;;
+esac
+cmd="bin/aitutor bench -url http://127.0.0.1:PORT -debug-url http://127.0.0.1:DEBUG -server-pid PID${s3args:+ -s3-url http://127.0.0.1:PORT2 -s3-server-pid PID2} -profile standard${only:+ -only $only}"
 bin/aitutor bench -url "http://127.0.0.1:$port" -debug-url "http://127.0.0.1:$dbgport" -server-pid "$server_pid" \
-  -profile standard ${only:+-only "$only"} -idle "${BENCH_IDLE:-10000}" \
+  "${s3args[@]}" -profile standard ${only:+-only "$only"} -idle "${BENCH_IDLE:-10000}" \
   -capacity-steps "${BENCH_STEPS:-250,500,1000,1500,2000}" -capacity-window "${BENCH_WINDOW:-20s}" \
   -json test-artifacts/bench.json -md "$tmp/load.md" -command "make bench  # runs: $cmd" 2> >(tee "$tmp/bench.log" >&2)
 
@@ -111,7 +137,7 @@ CFG
   sed -n '/^### Several instances/,$p' "$tmp/cluster.md" >>"$tmp/load.md"
   kill "$(cat "$tmp/instance2.pid")" 2>/dev/null || true
 fi
-kill "$server_pid" 2>/dev/null || true
+kill "$server_pid" ${s3_pid:-} 2>/dev/null || true
 
 count=${BENCH_COUNT:-5}
 echo "Go benchmarks (count $count)..." >&2

@@ -23,6 +23,7 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
   echo "throwaway PostgreSQL on port $port"
 fi
 realtime_node_packages
+ensure_weed || { echo "make test needs SeaweedFS for the object store tests (see scripts/lib.sh)." >&2; exit 1; }
 mkdir -p test-artifacts
 tags=$(go_tags)
 echo "go test${tags:+ -tags $tags} -race ./..."

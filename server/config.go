@@ -13,6 +13,13 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/aitutor/aitutor/session"
+	"github.com/aitutor/aitutor/store"
+)
+
+// Where stored audio lives (AUDIO_STORE).
+const (
+	AudioStorePostgres = "postgres"
+	AudioStoreS3       = "s3"
 )
 
 // AI providers.
@@ -51,7 +58,9 @@ type Config struct {
 	ExpiryCron     string        // MEMBERSHIP_EXPIRY_CRON
 	AllowedOrigins []string      // ALLOWED_ORIGINS; empty means same origin only
 	AudioRetention time.Duration // AUDIO_RETENTION
-	PublicURL      string        // PUBLIC_URL: base of the audio URLs; from the request when empty
+	AudioStore     string        // AUDIO_STORE: postgres or s3 (then S3 says where)
+	S3             store.S3Config
+	PublicURL      string // PUBLIC_URL: base of the audio URLs; from the request when empty
 
 	SessionIdleTimeout time.Duration // SESSION_IDLE_TIMEOUT
 	SessionMaxDuration time.Duration // SESSION_MAX_DURATION
@@ -101,6 +110,7 @@ func Load(getenv func(string) string) (Config, error) {
 		EspeakSpeed:        e.intIn("ESPEAK_SPEED", 150, 80, 450),
 		ExpiryCron:         e.str("MEMBERSHIP_EXPIRY_CRON", "0 * * * *"),
 		AudioRetention:     e.duration("AUDIO_RETENTION", 720*time.Hour),
+		AudioStore:         e.str("AUDIO_STORE", AudioStorePostgres),
 		PublicURL:          strings.TrimRight(e.str("PUBLIC_URL", ""), "/"),
 		SessionIdleTimeout: e.duration("SESSION_IDLE_TIMEOUT", 5*time.Minute),
 		SessionMaxDuration: e.duration("SESSION_MAX_DURATION", time.Hour),
@@ -190,6 +200,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.AudioRetention < time.Hour {
 		e.fail("AUDIO_RETENTION", "must be at least 1h")
+	}
+	switch c.AudioStore {
+	case AudioStorePostgres:
+	case AudioStoreS3:
+		c.S3 = e.s3()
+	default:
+		e.fail("AUDIO_STORE", "must be postgres or s3")
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -351,6 +368,47 @@ func (e *envReader) bool(name string) bool {
 	}
 	e.fail(name, "must be true or false")
 	return false
+}
+
+// optionalBool is a boolean variable that may be unset (nil).
+func (e *envReader) optionalBool(name string) *bool {
+	if e.str(name, "") == "" {
+		return nil
+	}
+	v := e.bool(name)
+	return &v
+}
+
+// s3 reads the object store of AUDIO_STORE=s3: S3_ENDPOINT, S3_BUCKET, S3_REGION, the AWS key
+// variables, S3_USE_SSL, S3_PATH_STYLE and S3_TIMEOUT.
+func (e *envReader) s3() store.S3Config {
+	c := store.S3Config{
+		Endpoint:     e.str("S3_ENDPOINT", ""),
+		Bucket:       e.str("S3_BUCKET", ""),
+		Region:       e.str("S3_REGION", "us-east-1"),
+		AccessKey:    e.str("AWS_ACCESS_KEY_ID", ""),
+		SecretKey:    e.str("AWS_SECRET_ACCESS_KEY", ""),
+		SessionToken: e.str("AWS_SESSION_TOKEN", ""),
+		UseSSL:       e.optionalBool("S3_USE_SSL"),
+		PathStyle:    e.optionalBool("S3_PATH_STYLE"),
+		Timeout:      e.duration("S3_TIMEOUT", 30*time.Second),
+	}
+	switch {
+	case c.Endpoint == "":
+		e.fail("S3_ENDPOINT", "is required with AUDIO_STORE=s3 (e.g. https://s3.eu-west-1.amazonaws.com or http://objects:8333)")
+	case c.Bucket == "":
+		e.fail("S3_BUCKET", "is required with AUDIO_STORE=s3")
+	case (c.AccessKey == "") != (c.SecretKey == ""):
+		e.fail("AWS_SECRET_ACCESS_KEY", "and AWS_ACCESS_KEY_ID go together: set both, or neither to use the instance's IAM role")
+	case c.Timeout < 100*time.Millisecond || c.Timeout > 10*time.Minute:
+		e.fail("S3_TIMEOUT", "must be from 100ms to 10m")
+	}
+	if c.Endpoint != "" {
+		if _, err := store.NewObjects(c); err != nil {
+			e.fail("S3_ENDPOINT", "is not usable: "+err.Error())
+		}
+	}
+	return c
 }
 
 // databaseURL is DATABASE_URL, or one built from the prototype's DB_* variables.

@@ -121,14 +121,20 @@ func (s *Server) expireMemberships(ctx context.Context, now time.Time) {
 	s.store.PruneJobRuns(ctx, now.AddDate(0, 0, -30)) //nolint:errcheck // housekeeping
 }
 
-// purgeAudio deletes stored audio older than AUDIO_RETENTION.
+// purgeAudio deletes stored audio older than AUDIO_RETENTION, rows and objects, and sweeps the
+// object store for objects that lost their row in a crash.
 func (s *Server) purgeAudio(ctx context.Context, now time.Time) {
-	n, err := s.store.PurgeAudio(ctx, now.Add(-s.cfg.AudioRetention))
-	if err != nil {
-		s.logger.Error("audio purge failed", "err", err)
-		return
+	before := now.Add(-s.cfg.AudioRetention)
+	if n, err := s.store.PurgeAudio(ctx, before); err != nil {
+		s.logger.Error("audio purge failed", "err", err, "deleted", n)
+	} else {
+		s.logger.Info("audio purge ran", "deleted", n)
 	}
-	s.logger.Info("audio purge ran", "deleted", n)
+	if swept, err := s.store.SweepAudioObjects(ctx, before); err != nil {
+		s.logger.Error("sweeping the audio object store failed", "err", err, "removed", swept)
+	} else if swept > 0 {
+		s.logger.Warn("removed audio objects that had no row", "objects", swept)
+	}
 	s.store.PruneRates(ctx, now.Add(-time.Hour))   //nolint:errcheck // housekeeping
 	s.store.PruneDaily(ctx, now.AddDate(0, 0, -7)) //nolint:errcheck
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/lib/pq"
 
 	"github.com/aitutor/aitutor/session/openai"
 	"github.com/aitutor/aitutor/store"
@@ -120,5 +121,50 @@ func TestExpiryJobRunsOncePerTickAcrossInstances(t *testing.T) {
 	// The run says what it changed.
 	if logs[0].count("expired=1")+logs[1].count("expired=1") != 2 {
 		t.Fatalf("logs do not report the changes:\n%s\n%s", logs[0].b.String(), logs[1].b.String())
+	}
+}
+
+// TestAudioPurgeJobRemovesObjects: the hourly purge deletes the clips past AUDIO_RETENTION,
+// their objects first, and sweeps objects that lost their row; younger clips stay.
+func TestAudioPurgeJobRemovesObjects(t *testing.T) {
+	t.Parallel()
+	objects := storetest.Objects(t)
+	st := storetest.New(t, store.WithObjects(objects))
+	ctx := context.Background()
+	var logs syncBuffer
+	srv := testServer(t, st, &logs)
+	var old []string
+	for i := 0; i < 3; i++ {
+		id, err := st.SaveAudio(ctx, "", "audio/wav", []byte("RIFF-old"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, id)
+	}
+	if _, err := st.DB().Exec(`UPDATE audio_clips SET created_at = now() - interval '31 days' WHERE id = ANY($1::uuid[])`, pq.Array(old)); err != nil {
+		t.Fatal(err)
+	}
+	young, err := st.SaveAudio(ctx, "", "audio/wav", []byte("RIFF-young"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := "audio/" + time.Now().UTC().AddDate(0, 0, -35).Format("2006/01/02") + "/lost-its-row"
+	if err := objects.Put(ctx, orphan, strings.NewReader("x"), 1, "audio/wav"); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.purgeAudio(ctx, time.Now())
+
+	var keys []string
+	if err := objects.List(ctx, "", func(k string) error { keys = append(keys, k); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || !strings.HasSuffix(keys[0], young) {
+		t.Fatalf("objects after the purge: %v (want only %s)", keys, young)
+	}
+	var rows int
+	st.DB().Get(&rows, `SELECT count(*) FROM audio_clips`) //nolint:errcheck
+	if rows != 1 || logs.count("audio purge ran") != 1 || logs.count("deleted=3") != 1 || logs.count("objects=1") != 1 {
+		t.Fatalf("%d rows left; logs:\n%s", rows, logs.b.String())
 	}
 }

@@ -88,7 +88,9 @@ func routeOnlyServer(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close) // its session hub beats until closed
+	// Stopped with the test: its session registry's heartbeat would otherwise reach the store,
+	// which has no database, 30 s later while the package's other tests still run.
+	t.Cleanup(s.Close)
 	return s
 }
 

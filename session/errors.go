@@ -78,6 +78,7 @@ var problems = []struct {
 	{ErrTooManySessions, Problem{http.StatusTooManyRequests, "too_many_sessions", "too many tutor sessions are open for this account; close one and try again", true}},
 	{ErrHubFull, Problem{http.StatusServiceUnavailable, "unavailable", "the server has no room for another session; try again shortly", true}},
 	{ErrHubClosed, Problem{http.StatusServiceUnavailable, "unavailable", "the server is restarting; try again in a moment", true}},
+	{store.ErrAudioUnavailable, Problem{http.StatusServiceUnavailable, "audio_unavailable", "the audio store does not answer; try again in a moment", true}},
 }
 
 // ProblemOf maps a domain error to what the client sees; ok is false for unexpected errors,

@@ -45,7 +45,9 @@ type Store struct {
 	// connections that charges and reads need, and PostgreSQL writes one clip at a time
 	// instead of bursts that slow everything else on the machine (docs/PERFORMANCE.md).
 	bulk *sqlx.DB
-	now  func() time.Time
+	// objects holds the bytes of new clips when AUDIO_STORE=s3 (nil: PostgreSQL does).
+	objects *Objects
+	now     func() time.Time
 	// stmts caches prepared statements by query: PostgreSQL parses and plans each query once
 	// per connection, and a query takes one round trip instead of two.
 	stmts sync.Map

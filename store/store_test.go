@@ -417,27 +417,6 @@ func TestClaimTickOncePerTick(t *testing.T) {
 	c.Release()
 }
 
-func TestAudioRetention(t *testing.T) {
-	t.Parallel()
-	s := storetest.New(t)
-	ctx := context.Background()
-	id, err := s.SaveAudio(ctx, "", "audio/wav", []byte("RIFF"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.Audio(ctx, id, time.Now().Add(-time.Hour))
-	if err != nil || string(a.Data) != "RIFF" || a.Mime != "audio/wav" {
-		t.Fatalf("audio: %+v %v", a, err)
-	}
-	if _, err := s.Audio(ctx, id, time.Now().Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("past retention: %v", err)
-	}
-	n, _ := s.PurgeAudio(ctx, time.Now().Add(time.Hour))
-	if n != 1 {
-		t.Fatalf("purged %d", n)
-	}
-}
-
 func TestMigrateIsIdempotentAndRefusesNewerSchema(t *testing.T) {
 	t.Parallel()
 	s := storetest.New(t)

@@ -23,7 +23,9 @@ func runBench(ctx context.Context, args []string) error {
 	debugURL := fs.String("debug-url", "", "the server's DEBUG_ADDR as a URL (for memory figures)")
 	pid := fs.Int("server-pid", 0, "the server's process id (for CPU and resident memory)")
 	profileName := fs.String("profile", "standard", "the simulator profile the server's provider runs")
-	only := fs.String("only", "", "comma-separated items: first-audio,realtime,voice-to-voice,overhead,capacity,memory,rest,review,cluster (default all; cluster needs -instances)")
+	only := fs.String("only", "", "comma-separated items: first-audio,realtime,voice-to-voice,overhead,overhead-s3,audio-writes,audio-compression,capacity,memory,rest,review,cluster (default all; cluster needs -instances)")
+	s3URL := fs.String("s3-url", "", "a second server on the same database with AUDIO_STORE=s3 (overhead-s3, audio-writes)")
+	s3PID := fs.Int("s3-server-pid", 0, "that server's process id")
 	turns := fs.Int("turns", 30, "turns per path for first audio")
 	sessions := fs.Int("sessions", 200, "concurrent talking sessions")
 	steps := fs.String("capacity-steps", "250,500,1000,1500,2000", "session counts tried for capacity")
@@ -47,6 +49,7 @@ func runBench(ctx context.Context, args []string) error {
 		URL: strings.TrimRight(*url, "/"), DebugURL: strings.TrimRight(*debugURL, "/"), ServerPID: *pid,
 		DatabaseURL: os.Getenv("DATABASE_URL"), JWTSecret: os.Getenv("JWT_SECRET"), Profile: profile,
 		Turns: *turns, OverheadSessions: *sessions, CapacityWindow: *window, IdleSessions: *idle,
+		S3URL: strings.TrimRight(*s3URL, "/"), S3ServerPID: *s3PID,
 		Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		RestartCommand: *restart, ClusterLearners: *clusterLearners, ClusterWindow: *clusterWindow,
 	}

@@ -4,6 +4,7 @@
 //	aitutor migrate              apply database migrations
 //	aitutor seed                 create sample plans, a demo learner, an admin and a demo company (idempotent)
 //	aitutor token --email E      print a signed JWT for an existing user
+//	aitutor migrate-audio        move stored audio from PostgreSQL to the object store (AUDIO_STORE=s3)
 //	aitutor sim [--addr A] [--profile P]   run the OpenAI-compatible simulator
 //	aitutor bench [flags]        drive a server with protocol v1 load (see docs/BENCHMARKS.md)
 //	aitutor health               exit 0 when the local server is ready (container health check)
@@ -61,7 +62,7 @@ func run(args []string) error {
 		return runBench(ctx, args)
 	case "health":
 		return health(ctx)
-	case "serve", "migrate", "seed", "token":
+	case "serve", "migrate", "seed", "token", "migrate-audio":
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil
@@ -77,7 +78,15 @@ func run(args []string) error {
 	if err := cfg.RequireDatabase(); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	var storeOpts []store.Option
+	if cfg.AudioStore == server.AudioStoreS3 && (cmd == "serve" || cmd == "migrate-audio") {
+		objects, err := openObjects(ctx, cfg, logger)
+		if err != nil {
+			return err
+		}
+		storeOpts = append(storeOpts, store.WithObjects(objects))
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, storeOpts...)
 	if err != nil {
 		return err
 	}
@@ -93,11 +102,16 @@ func run(args []string) error {
 		return runSeed(ctx, st, cfg)
 	case "token":
 		return token(ctx, st, cfg, args)
+	case "migrate-audio":
+		if err := migrate(ctx, st, logger); err != nil {
+			return err
+		}
+		return migrateAudio(ctx, st, cfg, logger, args)
 	}
 	return serve(ctx, st, cfg, logger)
 }
 
-const usage = `usage: aitutor [serve|migrate|seed|token --email E|sim|bench|health]`
+const usage = `usage: aitutor [serve|migrate|seed|token --email E|migrate-audio|sim|bench|health]`
 
 // health checks that the local server is ready (for container health checks).
 func health(ctx context.Context) error {

@@ -41,6 +41,8 @@ type Options struct {
 	Now       func() time.Time   // the store's and the jobs' clock
 	Logger    *slog.Logger       // default: warnings and errors to the test log
 	Store     *store.Store       // use this database instead of a fresh one (its migrations applied)
+	// Env["AUDIO_STORE"] = "s3" keeps stored audio in a fresh bucket of the test object store
+	// (storetest.S3) unless Env names another with S3_ENDPOINT.
 }
 
 // Env is a running test server.
@@ -59,14 +61,6 @@ type Env struct {
 // New starts a server for the test; everything stops when the test ends.
 func New(t testing.TB, opts Options) *Env {
 	t.Helper()
-	var storeOpts []store.Option
-	if opts.Now != nil {
-		storeOpts = append(storeOpts, store.WithClock(opts.Now))
-	}
-	st := opts.Store
-	if st == nil {
-		st = storetest.New(t, storeOpts...)
-	}
 	vars := map[string]string{
 		"APP_ENV": "test", "JWT_SECRET": Secret, "AI_PROVIDER": "sim", "AUTH_RATE_LIMIT": "1000",
 		"GREETING_RATE_LIMIT": "10000",
@@ -76,9 +70,33 @@ func New(t testing.TB, opts Options) *Env {
 	for k, v := range opts.Env {
 		vars[k] = v
 	}
+	if vars["AUDIO_STORE"] == server.AudioStoreS3 && vars["S3_ENDPOINT"] == "" {
+		// A fresh bucket of the test object store (SeaweedFS), as the environment would name it.
+		s3 := storetest.S3(t)
+		vars["S3_ENDPOINT"], vars["S3_BUCKET"], vars["S3_REGION"] = s3.Endpoint, s3.Bucket, s3.Region
+		vars["AWS_ACCESS_KEY_ID"], vars["AWS_SECRET_ACCESS_KEY"] = s3.AccessKey, s3.SecretKey
+	}
 	cfg, err := server.Load(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
+	}
+	var storeOpts []store.Option
+	if opts.Now != nil {
+		storeOpts = append(storeOpts, store.WithClock(opts.Now))
+	}
+	if cfg.AudioStore == server.AudioStoreS3 {
+		objects, err := store.NewObjects(cfg.S3)
+		if err != nil {
+			t.Fatalf("servertest: %v", err)
+		}
+		if err := objects.Ensure(context.Background()); err != nil {
+			t.Fatalf("servertest: %v", err)
+		}
+		storeOpts = append(storeOpts, store.WithObjects(objects))
+	}
+	st := opts.Store
+	if st == nil {
+		st = storetest.New(t, storeOpts...)
 	}
 	env := &Env{T: t, Store: st, Config: cfg}
 	var providers session.Providers

@@ -118,7 +118,8 @@ func (e *env) dialManual(ctx context.Context, l learner, buffer int) (*client.Cl
 }
 
 type doneEvent struct {
-	Metrics session.Metrics `json:"metrics"`
+	Metrics  session.Metrics `json:"metrics"`
+	AudioURL string          `json:"audioUrl"` // the stored reply, a path
 }
 
 // spokenTurn sends the utterance, commits it and returns the time from the commit to the first

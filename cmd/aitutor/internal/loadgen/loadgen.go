@@ -28,8 +28,12 @@ type Config struct {
 	DatabaseURL string // the server's database: learners are created there
 	JWTSecret   string // the server's JWT_SECRET: tokens are signed with it
 	Profile     openaisim.Profile
+	// S3URL is a second server on the same database that keeps its audio in the object store
+	// (AUDIO_STORE=s3), for overhead-s3 and audio-writes; S3ServerPID is its process.
+	S3URL       string
+	S3ServerPID int
 
-	Only             map[string]bool // items to run (all when empty): first-audio, realtime, voice-to-voice, cluster (with Instances), overhead, capacity, memory, rest, review
+	Only             map[string]bool // items to run (all when empty): first-audio, realtime, voice-to-voice, cluster (with Instances), overhead, overhead-s3, audio-writes, audio-compression, capacity, memory, rest, review
 	Turns            int             // turns per path for first audio (default 30)
 	OverheadSessions int             // concurrent talking sessions (default 200)
 	OverheadTurns    int             // turns per concurrent session (default 3)
@@ -88,6 +92,9 @@ type Report struct {
 	FirstSentence int               `json:"firstSentenceTokens"`
 	FirstAudio    *FirstAudio       `json:"firstAudio,omitempty"`
 	Overhead      *Overhead         `json:"overhead,omitempty"`
+	OverheadS3    *Overhead         `json:"overheadS3,omitempty"`
+	AudioWrites   *AudioWrites      `json:"audioWrites,omitempty"`
+	Compression   *Compression      `json:"compression,omitempty"`
 	Capacity      *Capacity         `json:"capacity,omitempty"`
 	Memory        *Memory           `json:"memory,omitempty"`
 	REST          []RESTResult      `json:"rest,omitempty"`
@@ -131,6 +138,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"realtime", env.realtime},
 		{"voice-to-voice", env.voiceToVoice},
 		{"overhead", env.overhead},
+		{"overhead-s3", env.overheadS3},
+		{"audio-writes", env.audioWrites},
+		{"audio-compression", env.compression},
 		{"capacity", env.capacity},
 		{"rest", env.rest},
 		{"review", env.reviews},
@@ -144,6 +154,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	for _, s := range steps {
 		if !cfg.run(s.item) {
+			continue
+		}
+		if (s.item == "overhead-s3" || s.item == "audio-writes") && cfg.S3URL == "" && len(cfg.Only) == 0 {
+			cfg.Logger.Warn("skipped: no AUDIO_STORE=s3 server (-s3-url)", "item", s.item)
 			continue
 		}
 		cfg.Logger.Info("measuring", "item", s.item)

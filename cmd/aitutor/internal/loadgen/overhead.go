@@ -48,6 +48,12 @@ func (e *env) overhead(ctx context.Context, rep *Report) error {
 		o.Single = summarize(single)
 	}
 
+	rep.Overhead = o
+	return e.concurrentOverhead(ctx, o, limit)
+}
+
+// concurrentOverhead measures OverheadSessions sessions talking at once into o.
+func (e *env) concurrentOverhead(ctx context.Context, o *Overhead, limit time.Duration) error {
 	ls, err := e.learners(ctx, e.cfg.OverheadSessions)
 	if err != nil {
 		return err
@@ -98,7 +104,6 @@ func (e *env) overhead(ctx context.Context, rep *Report) error {
 	for k, v := range stages {
 		o.Stages[k] = summarize(v)
 	}
-	rep.Overhead = o
 	if o.Failed > 0 {
 		return fmt.Errorf("%d turns failed", o.Failed)
 	}

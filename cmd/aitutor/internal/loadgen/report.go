@@ -64,6 +64,48 @@ func (r *Report) Markdown(command string) string {
 			b.WriteString(r.stageTable(o.Stages))
 		}
 	}
+	if o := r.OverheadS3; o != nil {
+		b.WriteString("### Server overhead with the audio in the object store (AUDIO_STORE=s3)\n\n")
+		b.WriteString("The concurrent run above against a second server on the same database whose stored audio goes to an " +
+			"S3-compatible object store (SeaweedFS `weed server -s3`, on the same machine): each turn's two clips are put there " +
+			"after the turn is settled, off the path of the next turn.\n\n")
+		b.WriteString(markdownTable([]string{"load", "turns", "p50 ms", "p95 ms", "p99 ms", "max ms", "target"}, [][]string{
+			{fmt.Sprintf("%d concurrent talking sessions, AUDIO_STORE=s3", o.Sessions), fmt.Sprint(o.Concurrent.N), ms(o.Concurrent.P50), ms(o.Concurrent.P95), ms(o.Concurrent.P99), ms(o.Concurrent.Max), "p99 ≤ 20"},
+		}))
+		fmt.Fprintf(&b, "\nServer CPU during the run: %.2f cores (the object store's own CPU not included). Failed turns: %d.\n\n", o.ServerCPU, o.Failed)
+		if len(o.Stages) > 0 {
+			b.WriteString("Stage latencies of these turns as the server measured them:\n\n")
+			b.WriteString(r.stageTable(o.Stages))
+		}
+	}
+	if w := r.AudioWrites; w != nil {
+		b.WriteString("### PostgreSQL bytes written per turn\n\n")
+		fmt.Fprintf(&b, "%d sessions talking at once, %d spoken turns with each home for the audio, one after the other on the same "+
+			"database; each turn stores the learner's recording (16 kHz WAV) and the reply (24 kHz WAV). *WAL* is the growth of "+
+			"`pg_current_wal_lsn()` (everything the turns wrote: charges, settlements, messages, clips, and the sessions' registry), "+
+			"*audio_clips* the growth of that table with its TOAST and indexes.\n\n", w.Sessions, w.Turns)
+		row := func(name string, f AudioWriteFigure) []string {
+			return []string{name, kib(f.WALBytes), kib(f.TableBytes), kib(f.ObjectBytes), kib(f.ClipBytes)}
+		}
+		b.WriteString(markdownTable([]string{"AUDIO_STORE", "WAL per turn", "audio_clips per turn", "object store per turn", "clips per turn"}, [][]string{
+			row("postgres", w.Postgres), row("s3", w.S3),
+		}))
+		if w.S3.WALBytes > 0 {
+			fmt.Fprintf(&b, "\nPostgreSQL writes %.0f× less per turn with the audio in the object store.\n\n", w.Postgres.WALBytes/w.S3.WALBytes)
+		}
+	}
+	if c := r.Compression; c != nil {
+		b.WriteString("### Compressing stored replies\n\n")
+		fmt.Fprintf(&b, "A reply as the server stores it (%.1f s of 24 kHz 16-bit mono WAV, %s), encoded by ffmpeg as the server would "+
+			"run it: one process per clip, the WAV on stdin. CPU is the ffmpeg process's user + system time, averaged over 5 runs. "+
+			"The server stores WAV: see docs/DEPLOY.md for why.\n\n", c.ReplySeconds, kib(float64(c.ReplyBytes)))
+		rows := [][]string{}
+		for _, cc := range c.Codecs {
+			rows = append(rows, []string{cc.Name, "`" + cc.Mime + "`", kib(float64(cc.Bytes)), fmt.Sprintf("%.1f×", cc.Ratio), fmt.Sprintf("%.0f", cc.CPUMillis), fmt.Sprintf("%.0f", cc.WallMs)})
+		}
+		b.WriteString(markdownTable([]string{"encoding", "media type", "size", "smaller by", "CPU ms per clip", "wall ms per clip"}, rows))
+		b.WriteString("\n")
+	}
 	if c := r.Capacity; c != nil {
 		b.WriteString("### Capacity: sessions streaming real-time microphone audio\n\n")
 		b.WriteString("Each session sends 16 kHz PCM in 20 ms frames in real time (quiet room noise, which turn detection must " +
