@@ -156,7 +156,7 @@ function planCard(plan, company, onBuy) {
   else if (plan.target === 'B2B') badges.push(h('span', { class: 'badge badge-accent' }, 'For company learners'));
   const button = used
     ? h('button', { type: 'button', disabled: true, 'aria-describedby': `used-${plan.id}` }, 'Already used', h('span', { class: 'sr-only' }, `: ${plan.name}`))
-    : h('button', { type: 'button', class: plan.active ? '' : 'primary', onclick: onBuy }, plan.active ? 'Get again' : 'Get', h('span', { class: 'sr-only' }, ` ${plan.name} for ${price}`));
+    : h('button', { type: 'button', class: plan.active ? '' : 'primary', onclick: onBuy }, plan.active ? 'Get again' : 'Get', h('span', { class: 'sr-only' }, ` ${plan.name} ${plan.price === 0 ? 'for free' : `for ${price}`}`));
   return h(
     'article',
     { class: `card plan${plan.active ? ' is-active' : ''}${used ? ' is-used' : ''}`, dataset: { planId: plan.id, planName: plan.name, available: String(!used) } },
