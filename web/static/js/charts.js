@@ -93,6 +93,7 @@ export function dayChart(el, spec) {
     );
     plot.root.setAttribute('role', 'img');
     plot.root.setAttribute('aria-label', spec.label);
+    el.uplot = plot; // for the browser tests, which read its axes
   };
   build();
   const resize = new ResizeObserver(() => {

@@ -418,16 +418,23 @@ function renderMemberships(el, user) {
   // they started on the same day).
   const byPlan = new Map();
   for (const m of memberships) byPlan.set(m.plan?.name, [...(byPlan.get(m.plan?.name) ?? []), m]);
-  const twins = (m) => byPlan.get(m.plan?.name) ?? [];
+  const twins = (m) => (byPlan.get(m.plan?.name) ?? []).sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt) || a.id.localeCompare(b.id));
   const sameDay = (m) => twins(m).some((o) => o !== m && formatDate(o.startedAt) === formatDate(m.startedAt));
-  replace(el, sorted.map((m) => membershipCard(m, { company: user.company, precise: sameDay(m), twins: twins(m).length > 1 })));
+  replace(
+    el,
+    sorted.map((m) => {
+      const all = twins(m);
+      return membershipCard(m, { company: user.company, precise: sameDay(m), nth: all.length > 1 ? [all.indexOf(m) + 1, all.length] : null });
+    }),
+  );
 }
 
 /**
  * membershipCard shows a membership: what it can still pay for (or had left when it ended),
- * where it came from and when it started, so that two memberships of one plan are told apart.
+ * where it came from and when it started; memberships of one plan are numbered in the order
+ * they started (nth: [n, of]), so that they are told apart.
  */
-export function membershipCard(m, { company, precise = false, twins = false } = {}) {
+export function membershipCard(m, { company, precise = false, nth = null } = {}) {
   const active = m.status === 'active';
   const ended = m.status === 'revoked' || m.status === 'expired';
   const remaining = m.remainingChatUses;
@@ -462,7 +469,7 @@ export function membershipCard(m, { company, precise = false, twins = false } = 
   return h(
     'article',
     { class: 'card membership', dataset: { membershipId: m.id, status: m.status } },
-    h('header', {}, h('h3', {}, name, twins ? h('span', { class: 'muted small' }, ` · ${started}`) : null), h('span', { class: `badge badge-${m.status}` }, statusLabel(m.status))),
+    h('header', {}, h('h3', {}, name, nth ? h('span', { class: 'muted small' }, ` · ${nth[0]} of ${nth[1]}`) : null), h('span', { class: `badge badge-${m.status}` }, statusLabel(m.status))),
     uses,
     reviews,
     h('p', { class: 'muted small' }, details.join(' ')),
