@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -201,20 +202,45 @@ func (tb *tab) checkPage(name string, inView ...string) {
 // screenshots).
 func (tb *tab) shoot(name string) {
 	tb.t.Helper()
-	evalJS[chromedp.Void](tb, `window.scrollTo(0, 0)`)
+	tb.shootAt(name, "")
+}
+
+// shootAt is shoot with the page scrolled to the element sel (below the sticky top bar).
+func (tb *tab) shootAt(name, sel string) {
+	tb.t.Helper()
+	if sel == "" {
+		evalJS[chromedp.Void](tb, `window.scrollTo(0, 0)`)
+	} else {
+		evalJS[chromedp.Void](tb, fmt.Sprintf(`window.scrollTo(0, document.querySelector(%q).getBoundingClientRect().top + window.scrollY - document.querySelector(".topbar").offsetHeight - 16)`, sel))
+	}
+	tb.settle()
 	tb.screenshot(name)
 	dir := os.Getenv("SCREENSHOTS_TO")
 	doc, ok := docShots[name]
 	if dir == "" || !ok {
 		return
 	}
-	src := filepath.Join(screenshotDir(), name+".png")
-	b, err := os.ReadFile(src)
+	b, err := os.ReadFile(filepath.Join(screenshotDir(), name+".png"))
 	if err != nil {
 		tb.t.Errorf("screenshot %s: %v", name, err)
 		return
 	}
 	if err := os.WriteFile(filepath.Join(dir, doc+".png"), b, 0o644); err != nil {
 		tb.t.Errorf("screenshot %s: %v", name, err)
+	}
+}
+
+// checkDocShots fails when SCREENSHOTS_TO is set and a screenshot named in docShots was not
+// written (make screenshots would lose it).
+func checkDocShots(t *testing.T) {
+	t.Helper()
+	dir := os.Getenv("SCREENSHOTS_TO")
+	if dir == "" {
+		return
+	}
+	for name, doc := range docShots {
+		if _, err := os.Stat(filepath.Join(dir, doc+".png")); err != nil {
+			t.Errorf("the screenshot %s (%s) was not taken", doc, name)
+		}
 	}
 }

@@ -47,6 +47,9 @@ func TestEveryPage(t *testing.T) {
 		l.waitText("#memberships", "Starter", 10*time.Second)
 		l.waitVisible("#progress-latest")
 		l.checkPage("home", "main h1", "#memberships .membership .button.primary")
+		l.setTheme("dark")
+		l.shootAt("home-progress-desktop-dark", "#progress-h")
+		l.setTheme("light")
 
 		l.goTo("/plans")
 		l.waitVisible(`[data-plan-name="Starter"]`)
@@ -72,6 +75,29 @@ func TestEveryPage(t *testing.T) {
 		l.typeTurn("Can we talk about films?")
 		l.waitJS("the reply played", `!aitutorDebug.probes.audio.playing`, 30*time.Second)
 		l.checkPage("tutor", "#meter", "#mic-status", "#mic-toggle", "#stop-tutor", "#message", "#send", "#transcript .bubble-tutor:last-child .replay")
+		// On a phone the message box takes the row but for Send, its placeholder is whole, and
+		// the practice settings take the page's width.
+		l.resize(phone)
+		sizes := evalJS[map[string]float64](l, `(() => {
+			const input = document.querySelector("#message"), row = document.querySelector("#composer"), cs = getComputedStyle(input);
+			const c = document.createElement("canvas").getContext("2d");
+			c.font = cs.font;
+			return {
+				row: row.clientWidth, input: input.offsetWidth, send: document.querySelector("#send").offsetWidth,
+				placeholder: c.measureText(input.placeholder).width, room: input.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight),
+				settings: document.querySelector(".settings-card").offsetWidth, page: document.querySelector(".tutor").offsetWidth,
+			};
+		})()`)
+		if sizes["input"]+sizes["send"] < sizes["row"]-16 || sizes["input"] < 0.7*sizes["row"] {
+			t.Errorf("on a phone the message box is %v px and Send %v px of a %v px row", sizes["input"], sizes["send"], sizes["row"])
+		}
+		if sizes["placeholder"] > sizes["room"] {
+			t.Errorf("on a phone the message box's placeholder needs %v px and has %v", sizes["placeholder"], sizes["room"])
+		}
+		if sizes["settings"] < sizes["page"]-1 {
+			t.Errorf("on a phone the practice settings are %v px of the page's %v", sizes["settings"], sizes["page"])
+		}
+		l.resize(desktop)
 
 		l.goTo("/conversations/" + d.conversation)
 		l.waitText("#transcript", "Yesterday I go to the cinema", 10*time.Second)
@@ -106,6 +132,7 @@ func TestEveryPage(t *testing.T) {
 		a.waitVisible("#company-members")
 		a.checkPage("admin-company", "main h1")
 	})
+	checkDocShots(t)
 }
 
 // checkDialog checks an open dialog as checkPage checks a page (its actions on screen).
@@ -206,6 +233,7 @@ var docShots = map[string]string{
 	"welcome-phone-dark":              "welcome-phone-dark",
 	"home-desktop-light":              "home-light",
 	"home-desktop-dark":               "home-dark",
+	"home-progress-desktop-dark":      "home-progress-dark",
 	"plans-desktop-light":             "plans-light",
 	"dialog-join-company-phone-light": "join-company-phone-light",
 	"tutor-desktop-light":             "tutor-light",

@@ -114,7 +114,7 @@ function createForm(onCreate) {
   const price = h('input', { id: 'plan-price', name: 'price', inputmode: 'decimal', placeholder: '9.99', 'aria-required': 'true' });
   const currency = h('select', { id: 'plan-currency', name: 'currency' }, CURRENCIES.map((c) => h('option', { value: c }, c)));
   const target = h('select', { id: 'plan-target', name: 'target' }, h('option', { value: 'B2C' }, 'Personal learners (B2C)'), h('option', { value: 'B2B' }, 'Company learners (B2B)'));
-  const company = h('select', { id: 'plan-company', name: 'companyId' }, h('option', { value: '' }, 'No company: every company learner'));
+  const company = h('select', { id: 'plan-company', name: 'companyId' }, h('option', { value: '' }, 'No company'));
   const once = h('input', { type: 'checkbox', id: 'plan-once', name: 'oncePerUser' });
   const chats = usesInput('plan-chats', 'Chats', '20', 'One chat is one answer of the tutor.');
   const analyses = usesInput('plan-analyses', 'Reviews', '', 'One review goes through a whole conversation.');
@@ -127,7 +127,7 @@ function createForm(onCreate) {
   const fDays = validatedField('Duration (days)', days, 'From 1 to 3660.');
   const fPrice = validatedField('Price', price, 'The price.', { hintId: 'price-preview' });
   const fTarget = validatedField('Sold to', target, null);
-  const fCompany = validatedField('Company', company, 'A company’s own plan is sold to its members only.');
+  const fCompany = validatedField('Company', company, 'A company’s own plan is sold to its members only; with no company, a plan for company learners is sold to all of them.');
   const updatePreview = () => {
     try {
       fPrice.hint.textContent = price.value.trim()
@@ -235,7 +235,7 @@ function createForm(onCreate) {
     },
     setCompanies(cs) {
       const keep = company.value;
-      replace(company, h('option', { value: '' }, 'No company: every company learner'), cs.map((c) => h('option', { value: c.id }, c.name)));
+      replace(company, h('option', { value: '' }, 'No company'), cs.map((c) => h('option', { value: c.id }, c.name)));
       company.value = keep;
     },
   };
