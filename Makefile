@@ -6,7 +6,7 @@ BIN   := bin/aitutor
 # offline recognizer runs pocketsphinx_continuous per turn.
 TAGS  ?= $(shell pkg-config --exists pocketsphinx sphinxbase 2>/dev/null && echo pocketsphinx)
 
-.PHONY: run test bench fuzz build lint clean
+.PHONY: run test bench fuzz screenshots build lint clean
 
 ## run: start everything (local PostgreSQL when DATABASE_URL is unset, migrations, seed data,
 ## the server on :3001; offline speech engines when no OpenAI key is set)
@@ -20,6 +20,11 @@ test:
 ## fuzz: fuzz every decoder that takes outside bytes for FUZZTIME each (default 1m)
 fuzz:
 	@scripts/fuzz.sh
+
+## screenshots: regenerate docs/screenshots (every page in headless Chromium, both themes,
+## a phone's and a desktop's size, on a seeded server and a throwaway PostgreSQL)
+screenshots:
+	@scripts/screenshots.sh
 
 ## bench: measure latency, overhead, capacity and memory; writes docs/BENCHMARKS.md
 bench:

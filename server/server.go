@@ -165,6 +165,8 @@ func (s *Server) routes(web http.Handler) *echo.Echo {
 	// Anyone (rate limited per client IP).
 	api.POST("/auth/signup", s.signup, authLimit)
 	api.POST("/auth/login", s.login, authLimit)
+	// Anyone: the plans a new account can buy, for the visitors' home page.
+	api.GET("/plans/public", s.publicPlans)
 	// Anyone holding the unguessable id (audio elements cannot send a bearer token).
 	api.GET("/audio/:id", s.audio)
 

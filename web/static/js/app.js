@@ -11,6 +11,9 @@ import * as theme from './theme.js';
 import { closeDialogs, errorText, toast } from './ui.js';
 import { signinPage, signupPage } from './pages/signin.js';
 import { homePage } from './pages/home.js';
+import { welcomePage } from './pages/home-public.js';
+import { tutorChoicePage } from './pages/tutor-choose.js';
+import { adminCompaniesPage, adminCompanyPage } from './pages/admin-companies.js';
 import { plansPage } from './pages/plans.js';
 import { tutorPage } from './pages/tutor.js';
 import { conversationPage } from './pages/conversation.js';
@@ -24,10 +27,12 @@ const main = document.getElementById('main');
 const routes = [
   { path: '/signin', title: 'Sign in', page: signinPage, public: true },
   { path: '/signup', title: 'Create an account', page: signupPage, public: true },
-  { path: '/', title: 'Home', page: homePage, nav: 'home' },
+  // Visitors who are not signed in see what the tutor does and its plans.
+  { path: '/', title: 'Home', page: homePage, visitor: { title: 'Practise speaking English', page: welcomePage }, nav: 'home' },
   { path: '/plans', title: 'Plans', page: plansPage, nav: 'plans' },
-  { path: '/tutor/:membershipId', title: 'Tutor', page: tutorPage, nav: 'home' },
-  { path: '/tutor/:membershipId/:conversationId', title: 'Tutor', page: tutorPage, nav: 'home' },
+  { path: '/tutor', title: 'Tutor', page: tutorChoicePage, nav: 'tutor' },
+  { path: '/tutor/:membershipId', title: 'Tutor', page: tutorPage, nav: 'tutor' },
+  { path: '/tutor/:membershipId/:conversationId', title: 'Tutor', page: tutorPage, nav: 'tutor' },
   { path: '/conversations/:conversationId', title: 'Conversation', page: conversationPage, nav: 'home' },
   { path: '/conversations/:conversationId/review', title: 'Review', page: reviewPage, nav: 'home' },
   { path: '/admin', redirect: '/admin/plans' },
@@ -35,6 +40,8 @@ const routes = [
   { path: '/admin/users', title: 'Admin · Users', page: adminUsersPage, admin: true, nav: 'admin' },
   { path: '/admin/users/:userId', title: 'Admin · User', page: adminUserPage, admin: true, nav: 'admin' },
   { path: '/admin/metrics', title: 'Admin · Metrics', page: adminMetricsPage, admin: true, nav: 'admin' },
+  { path: '/admin/companies', title: 'Admin · Companies', page: adminCompaniesPage, admin: true, nav: 'admin' },
+  { path: '/admin/companies/:companyId', title: 'Admin · Company', page: adminCompanyPage, admin: true, nav: 'admin' },
 ];
 
 const api = new Api({ getToken: () => tokenStore.get(), onUnauthorized: sessionEnded });
@@ -81,7 +88,9 @@ async function show(route, params, path) {
     navigate(route.redirect, { replace: true });
     return;
   }
-  if (route && !route.public) {
+  if (route?.visitor && !session.token) {
+    route = { ...route.visitor, public: true, nav: null };
+  } else if (route && !route.public) {
     if (!session.token) {
       afterSignIn = path;
       navigate('/signin', { replace: true });
@@ -181,12 +190,18 @@ function renderChrome(route) {
   const account = document.getElementById('account');
   const user = session.user;
   if (!user || route?.public) {
+    // Visitors: the way in.
     nav.replaceChildren();
-    account.replaceChildren();
+    replace(
+      account,
+      route?.path === '/signin' ? null : h('a', { class: 'button icon-button', href: '#/signin', id: 'nav-signin' }, 'Sign in'),
+      route?.path === '/signup' ? null : h('a', { class: 'button icon-button primary', href: '#/signup', id: 'nav-signup' }, 'Create account'),
+    );
     return;
   }
   const links = [
     ['home', '#/', 'Home'],
+    ['tutor', '#/tutor', 'Tutor'],
     ['plans', '#/plans', 'Plans'],
   ];
   if (session.isAdmin) links.push(['admin', '#/admin/plans', 'Admin']);
@@ -205,6 +220,11 @@ function signOut() {
 }
 
 theme.bindToggle(document.getElementById('theme-toggle'));
+// The top bar's height, for pages that fill the screen below it (the tutor).
+const topbar = document.querySelector('.topbar');
+new ResizeObserver(() => {
+  document.documentElement.style.setProperty('--topbar-h', `${topbar.offsetHeight}px`);
+}).observe(topbar);
 document.getElementById('skip-link').addEventListener('click', (e) => {
   e.preventDefault();
   main.focus();

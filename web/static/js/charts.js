@@ -12,6 +12,24 @@ function loadCss() {
   document.head.append(h('link', { rel: 'stylesheet', href: 'vendor/uplot/uPlot.min.css' }));
 }
 
+// uPlot's axis font: tick labels are measured with it, so that the y axis is as wide as its
+// longest label (a fixed width cut the first digit of "2653 ms").
+const AXIS_FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif';
+let measurer = null;
+function textWidth(text) {
+  measurer ??= document.createElement('canvas').getContext('2d');
+  measurer.font = AXIS_FONT;
+  return measurer.measureText(text).width;
+}
+
+/** axisSize is a y axis's width for its tick labels: the longest, the tick and a gap. */
+function axisSize(u, values) {
+  if (!values?.length) return 40;
+  return Math.ceil(Math.max(...values.map((v) => textWidth(String(v))))) + 22;
+}
+
+const DAY = 86400;
+
 /** withAlpha turns "rgb(r, g, b)" into "rgba(r, g, b, a)". */
 function withAlpha(rgb, a) {
   const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(rgb);
@@ -19,11 +37,14 @@ function withAlpha(rgb, a) {
 }
 
 /**
- * dayChart draws per-day series into el and returns {destroy()}.
+ * dayChart draws per-day series into el and returns {destroy()}. The x axis has one tick per
+ * day (or per 2, 7, 14 days as the chart narrows) at UTC midnight, where the day's bar and
+ * point are, so that no date is written twice or off its bar.
  * @param {HTMLElement} el
  * @param {{days: number[] (unix seconds, UTC midnight), series: Array<{label: string,
  *   color: string (CSS colour), values: (number|null)[], bars?: boolean, spanGaps?: boolean}>,
- *   unit?: string, integer?: boolean, height?: number, label: string}} spec
+ *   format?: (v: number) => string (tick labels and values), integer?: boolean,
+ *   height?: number, label: string}} spec
  */
 export function dayChart(el, spec) {
   loadCss();
@@ -33,7 +54,7 @@ export function dayChart(el, spec) {
     const text = cssColor('var(--text)');
     const grid = cssColor('var(--border)');
     const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
-    const fmt = (v) => (v == null ? '—' : `${Math.round(v)}${spec.unit ? ` ${spec.unit}` : ''}`);
+    const fmt = (v) => (v == null ? '—' : spec.format ? spec.format(v) : String(Math.round(v)));
     plot = new uPlot(
       {
         width: Math.max(240, el.clientWidth),
@@ -42,13 +63,18 @@ export function dayChart(el, spec) {
         // Half a day of room on each side, so that the first and last bars are whole.
         scales: { x: { time: true, range: (u, min, max) => [min - 43200, max + 43200] }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
         axes: [
-          { ...axis, values: (u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleDateString(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' })) },
           {
             ...axis,
-            size: 64,
+            space: 56,
+            incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY],
+            values: (u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleDateString(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' })),
+          },
+          {
+            ...axis,
+            size: axisSize,
             // Counts have whole ticks only.
             incrs: spec.integer ? [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] : undefined,
-            values: (u, ticks) => ticks.map((t) => (spec.unit ? `${t} ${spec.unit}` : String(t))),
+            values: (u, ticks) => ticks.map((t) => (spec.format ? spec.format(t) : String(t))),
           },
         ],
         series: [
@@ -67,6 +93,7 @@ export function dayChart(el, spec) {
     );
     plot.root.setAttribute('role', 'img');
     plot.root.setAttribute('aria-label', spec.label);
+    el.uplot = plot; // for the browser tests, which read its axes
   };
   build();
   const resize = new ResizeObserver(() => {
@@ -119,7 +146,7 @@ export function pointsChart(el, spec) {
         },
         axes: [
           { ...axis, space: 90, values: (u, ticks) => ticks.map(xTick) },
-          { ...axis, size: y.size ?? 48, space: y.space ?? 24, incrs: y.incrs, values: (u, ticks) => ticks.map(tick) },
+          { ...axis, size: y.size ?? axisSize, space: y.space ?? 24, incrs: y.incrs, values: (u, ticks) => ticks.map(tick) },
         ],
         series: [
           { label: 'Review', value: (u, ts) => (ts == null ? '—' : new Date(ts * 1000).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })) },

@@ -121,3 +121,52 @@ export function customerTypeLabel(type) {
 export function ms(value) {
   return value == null ? '—' : `${Math.round(value)} ms`;
 }
+
+/**
+ * formatLatency says a latency for people: "850 ms" under a second, else seconds with one
+ * decimal ("2.7 s").
+ */
+export function formatLatency(value) {
+  if (value == null) return '—';
+  if (value < 1000) return `${Math.round(value)} ms`;
+  return `${(value / 1000).toFixed(1)} s`;
+}
+
+/** chatsText: "Unlimited chats", "1 chat", "30 chats" (a chat is one answer of the tutor). */
+export function chatsText(n) {
+  return n == null ? 'Unlimited chats' : plural(n, 'chat');
+}
+
+/**
+ * membershipUses says what a membership can still pay for: "12 chats left", "Unlimited chats",
+ * "No chats left".
+ */
+export function membershipUses(m) {
+  const n = m.remainingChatUses;
+  if (n == null) return 'Unlimited chats';
+  if (n === 0) return 'No chats left';
+  return `${plural(n, 'chat')} left`;
+}
+
+/**
+ * usableMemberships are the user's memberships that can pay for a chat now (other than
+ * exceptId), the most chats left first.
+ */
+export function usableMemberships(user, exceptId) {
+  const left = (m) => (m.remainingChatUses == null ? Infinity : m.remainingChatUses);
+  return (user?.memberships ?? []).filter((m) => m.status === 'active' && m.id !== exceptId).sort((a, b) => left(b) - left(a));
+}
+
+/**
+ * planSummary: "20 chats and 3 reviews for 30 days" (a chat is one answer of the tutor; a
+ * review goes through a whole conversation).
+ */
+export function planSummary(plan) {
+  const reviews = reviewsText(plan.analysisUses);
+  return `${chatsText(plan.chatUses)} and ${reviews.charAt(0).toLowerCase()}${reviews.slice(1)} for ${plural(plan.durationDays, 'day')}`;
+}
+
+/** priceText: "Free" for nothing, else the price in its currency. */
+export function priceText(minor, currency) {
+  return minor === 0 ? 'Free' : formatPrice(minor, currency);
+}

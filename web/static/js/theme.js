@@ -23,11 +23,16 @@ export function set(theme) {
   window.dispatchEvent(new CustomEvent('themechange', { detail: theme }));
 }
 
-/** bindToggle wires the toggle button: a toggle named "Dark theme", pressed while dark. */
+/**
+ * bindToggle wires the toggle button. Its label says what it does: "Dark theme" while the
+ * theme is light, "Light theme" while it is dark.
+ */
 export function bindToggle(button) {
+  const label = button.querySelector('.theme-label');
   const render = () => {
     const dark = current() === 'dark';
-    button.setAttribute('aria-pressed', String(dark));
+    label.textContent = dark ? 'Light theme' : 'Dark theme';
+    button.setAttribute('aria-label', dark ? 'Switch to the light theme' : 'Switch to the dark theme');
     button.title = dark ? 'Switch to the light theme' : 'Switch to the dark theme';
   };
   button.addEventListener('click', () => {

@@ -51,11 +51,11 @@ func Seed(ctx context.Context, st *store.Store, dev bool, pw Passwords) (Result,
 	// Prices in won: KRW has no minor unit, so a price is a number of won, which is also what
 	// the prototype's frontend prints (₩ and the number); our UI formats by the currency.
 	plans := []store.NewPlan{
-		{Name: "Starter", Description: "30 spoken conversations a month.", DurationDays: 30, ChatUses: intp(30), Target: store.B2C, Price: 9900, Currency: "KRW"},
+		{Name: "Starter", Description: "30 chats a month (a chat is one answer of the tutor).", DurationDays: 30, ChatUses: intp(30), Target: store.B2C, Price: 9900, Currency: "KRW"},
 		{Name: "Unlimited", Description: "Talk as much as you like for a month.", DurationDays: 30, Target: store.B2C, Price: 29000, Currency: "KRW"},
-		{Name: "Trial", Description: "Five conversations to try the tutor, once per account.", DurationDays: 7, ChatUses: intp(5), Target: store.B2C, Price: 0, Currency: "KRW", OncePerUser: true},
-		{Name: "Team", Description: "200 conversations a month for a company's learners.", DurationDays: 30, ChatUses: intp(200), Target: store.B2B, Price: 199000, Currency: "KRW"},
-		{Name: "Team Unlimited", Description: "Unlimited conversations for a company's learners.", DurationDays: 365, Target: store.B2B, Price: 1490000, Currency: "KRW"},
+		{Name: "Trial", Description: "Five chats to try the tutor, once per account.", DurationDays: 7, ChatUses: intp(5), Target: store.B2C, Price: 0, Currency: "KRW", OncePerUser: true},
+		{Name: "Team", Description: "200 chats a month for a company's learners.", DurationDays: 30, ChatUses: intp(200), Target: store.B2B, Price: 199000, Currency: "KRW"},
+		{Name: "Team Unlimited", Description: "Unlimited chats for a company's learners.", DurationDays: 365, Target: store.B2B, Price: 1490000, Currency: "KRW"},
 	}
 	for _, p := range plans {
 		plan, err := st.EnsurePlan(ctx, p)
@@ -97,7 +97,7 @@ func seedCompany(ctx context.Context, st *store.Store, dev bool, res *Result) er
 	}
 	res.Company = company
 	res.CompanyPlan, err = st.EnsurePlan(ctx, store.NewPlan{
-		Name: "Acme Team", Description: "100 conversations a month, paid by Acme Corp for its people.",
+		Name: "Acme Team", Description: "100 chats a month, paid by Acme Corp for its people.",
 		DurationDays: 30, ChatUses: intp(100), Target: store.B2B, Price: 0, Currency: "KRW", CompanyID: company.ID,
 	})
 	if err != nil {

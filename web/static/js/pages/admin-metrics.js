@@ -6,7 +6,7 @@
 
 import { dayChart } from '../charts.js';
 import { h, replace } from '../dom.js';
-import { ms } from '../format.js';
+import { formatLatency } from '../format.js';
 import { adminHeader, num, table } from './admin.js';
 
 const RANGES = [7, 30, 90];
@@ -46,9 +46,9 @@ export async function adminMetricsPage({ root, api, signal }) {
         ['Failed', totals.failed],
         ['Reviews', totals.reviews],
         ['Analysis uses', totals.analysisUses],
-        ['Latest p50', latest ? ms(latest.firstAudioP50) : '—'],
-        ['Latest p95', latest ? ms(latest.firstAudioP95) : '—'],
-        ['Best day p50', p50s.length ? ms(Math.min(...p50s)) : '—'],
+        ['Latest p50', latest ? formatLatency(latest.firstAudioP50) : '—'],
+        ['Latest p95', latest ? formatLatency(latest.firstAudioP95) : '—'],
+        ['Best day p50', p50s.length ? formatLatency(Math.min(...p50s)) : '—'],
       ].map(([label, value]) => h('div', { class: 'stat', dataset: { stat: label.toLowerCase().replace(/\s+/g, '-') } }, h('span', { class: 'value' }, String(value)), h('span', { class: 'label' }, label))),
     );
     if (rows.length === 0) {
@@ -103,12 +103,13 @@ export async function adminMetricsPage({ root, api, signal }) {
             num(r.failed),
             num(r.reviews ?? 0),
             num(r.analysisUses ?? 0),
-            num(ms(r.firstAudioP50)),
-            num(ms(r.firstAudioP95)),
-            num(ms(r.avgSttMs)),
-            num(ms(r.avgChatFirstTokenMs)),
-            num(ms(r.avgTtsFirstByteMs)),
+            num(formatLatency(r.firstAudioP50)),
+            num(formatLatency(r.firstAudioP95)),
+            num(formatLatency(r.avgSttMs)),
+            num(formatLatency(r.avgChatFirstTokenMs)),
+            num(formatLatency(r.avgTtsFirstByteMs)),
           ]),
+          { compact: true },
         ),
       ),
     );
@@ -128,7 +129,8 @@ export async function adminMetricsPage({ root, api, signal }) {
       dayChart(latencyEl, {
         label: 'Line chart of first-audio latency p50 and p95 per day, in milliseconds',
         days: axis,
-        unit: 'ms',
+        // Seconds with one decimal (milliseconds under a second): "2.7 s", "850 ms".
+        format: (v) => (v >= 1000 ? `${(v / 1000).toFixed(v % 1000 === 0 ? 0 : 1)} s` : `${Math.round(v)} ms`),
         series: [
           { label: 'p50', color: 'var(--chart-1)', values: col((r) => r.firstAudioP50, null) },
           { label: 'p95', color: 'var(--chart-2)', values: col((r) => r.firstAudioP95, null) },

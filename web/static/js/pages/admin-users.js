@@ -97,11 +97,13 @@ export async function adminUserPage({ root, api, params, signal }) {
   );
 
   async function load() {
-    const [user, use, plans] = await Promise.all([
+    const [user, use, plans, companyList] = await Promise.all([
       api.get(`/admin/users/${id}`, { signal }),
       api.get(`/admin/users/${id}/usage?limit=100`, { signal }),
       api.get('/admin/plans', { signal }),
+      api.get('/admin/companies', { signal }),
     ]);
+    const companies = new Map(companyList.map((c) => [c.id, c.name]));
     heading.textContent = user.name;
     replace(
       profile,
@@ -111,6 +113,7 @@ export async function adminUserPage({ root, api, params, signal }) {
         [
           ['E-mail', user.email],
           ['Account', customerTypeLabel(user.customerType)],
+          ['Company', user.companyId ? h('a', { href: `#/admin/companies/${user.companyId}` }, companies.get(user.companyId) ?? 'A company') : 'None'],
           ['Role', user.role === 'admin' ? 'Administrator' : 'Learner'],
           ['Joined', formatDate(user.createdAt)],
           ['Chats used', `${use.summary.net} (${plural(use.summary.charges, 'charge')}, ${plural(use.summary.refunds, 'refund')})`],
@@ -118,12 +121,12 @@ export async function adminUserPage({ root, api, params, signal }) {
         ].map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
       ),
     );
-    renderMemberships(user);
-    renderAssign(user, plans);
+    renderMemberships(user, companies);
+    renderAssign(user, plans, companies);
     renderUsage(use);
   }
 
-  function renderMemberships(user) {
+  function renderMemberships(user, companies) {
     if (!user.memberships.length) {
       replace(memberships, h('p', { class: 'muted' }, 'No memberships.'));
       return;
@@ -132,41 +135,86 @@ export async function adminUserPage({ root, api, params, signal }) {
       memberships,
       table(
         `Memberships of ${user.name}`,
-        ['Plan', 'Status', { label: 'Chats left', class: 'num' }, { label: 'Reviews left', class: 'num' }, 'Expires', 'Source', ''],
+        ['Plan', 'Status', { label: 'Chats left', class: 'num' }, { label: 'Reviews left', class: 'num' }, 'Expires', { label: h('span', { class: 'sr-only' }, 'Actions') }],
         user.memberships.map((m) => [
-          m.plan.name,
+          h(
+            'span',
+            {},
+            m.plan.name,
+            h('br'),
+            h('span', { class: 'muted small' }, `${m.companyId ? `Through ${companies.get(m.companyId) ?? 'a company'}` : m.grantedByAdmin ? 'Assigned' : 'Bought'} ${formatDate(m.startedAt)}`),
+          ),
           h('span', { class: `badge badge-${m.status}` }, statusLabel(m.status)),
           num(m.remainingChatUses ?? '∞'),
           num(m.remainingAnalysisUses ?? '∞'),
           formatDate(m.expiresAt),
-          m.grantedByAdmin ? 'Assigned' : 'Bought',
-          m.revokedAt ? h('span', { class: 'muted small' }, `Revoked ${formatDate(m.revokedAt)}`) : h('button', { type: 'button', class: 'danger', onclick: () => revoke(user, m), 'aria-label': `Revoke ${m.plan.name}` }, 'Revoke'),
+          m.revokedAt ? h('span', { class: 'muted small' }, `Revoked ${formatDate(m.revokedAt)}`) : h('button', { type: 'button', class: 'danger', onclick: () => revoke(user, m) }, 'Revoke', h('span', { class: 'sr-only' }, ` ${m.plan.name}`)),
         ]),
         { rowAttrs: (i) => ({ dataset: { membershipId: user.memberships[i].id, status: user.memberships[i].status } }) },
       ),
     );
   }
 
-  function renderAssign(user, plans) {
+  /**
+   * renderAssign offers the plans on sale, those sold to this user first; nothing is chosen
+   * until the admin chooses, and a plan that is not sold to the user says so before it is
+   * assigned (administrators may still grant it).
+   */
+  function renderAssign(user, plans, companies) {
     if (!plans.length) {
       replace(assign, h('p', { class: 'muted' }, 'There are no plans to assign. Create one first.'));
       return;
     }
+    const kind = user.companyId ? `a member of ${companies.get(user.companyId) ?? 'a company'}` : user.customerType === 'B2B' ? 'a company learner of no company' : 'a personal (B2C) learner';
+    // Why a plan is not sold to this user, or null (the rule of GET /api/membership).
+    const misfit = (p) => {
+      if (p.companyId && p.companyId !== user.companyId) return `${p.name} is ${companies.get(p.companyId) ?? 'another company'}’s own plan, and ${user.name} is ${kind}.`;
+      if (p.target !== user.customerType) return `${p.name} is sold to ${p.target === 'B2B' ? 'company learners' : 'personal learners'}, and ${user.name} is ${kind}.`;
+      return null;
+    };
+    const option = (p) => h('option', { value: p.id }, `${p.name} — ${p.chatUses == null ? 'unlimited' : p.chatUses} chats, ${reviewsText(p.analysisUses).toLowerCase()}, ${p.durationDays} days, ${formatPrice(p.price, p.currency)}`);
+    const fit = plans.filter((p) => !misfit(p));
+    const other = plans.filter((p) => misfit(p));
     const select = h(
       'select',
-      { id: 'assign-plan' },
-      plans.map((p) => h('option', { value: p.id, selected: p.target === user.customerType }, `${p.name} — ${customerTypeLabel(p.target)}, ${p.chatUses == null ? 'unlimited' : p.chatUses} chats, ${reviewsText(p.analysisUses).toLowerCase()}, ${p.durationDays} days, ${formatPrice(p.price, p.currency)}`)),
+      { id: 'assign-plan', 'aria-describedby': 'assign-hint assign-note' },
+      h('option', { value: '' }, 'Choose a plan…'),
+      fit.length ? h('optgroup', { label: `Sold to ${user.name}` }, fit.map(option)) : null,
+      other.length ? h('optgroup', { label: `Not sold to ${user.name}` }, other.map(option)) : null,
     );
+    const note = h('p', { class: 'notice notice-warn', id: 'assign-note', hidden: true });
+    const showNote = () => {
+      const p = plans.find((x) => x.id === select.value);
+      const why = p && misfit(p);
+      note.hidden = !why;
+      note.textContent = why ? `${why} Assigning gives it anyway; their account does not change.` : '';
+      select.removeAttribute('aria-invalid');
+    };
+    select.addEventListener('change', showNote);
     const form = h(
       'form',
-      { id: 'assign-form' },
-      h('div', { class: 'field' }, h('label', { htmlFor: 'assign-plan' }, 'Plan'), select, h('span', { class: 'hint' }, 'The learner gets a new membership of this plan at no charge.')),
+      { id: 'assign-form', novalidate: true },
+      h('div', { class: 'field' }, h('label', { htmlFor: 'assign-plan' }, 'Plan'), select, h('span', { class: 'hint', id: 'assign-hint' }, `${user.name} is ${kind}. They get a new membership of the plan at no charge, starting today.`)),
+      note,
       h('button', { type: 'submit', class: 'primary' }, 'Assign plan'),
     );
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const plan = plans.find((p) => p.id === select.value);
-      const ok = await confirm({ title: `Assign ${plan.name}?`, body: `${user.name} gets a new membership of ${plan.name}, starting today.`, confirmLabel: 'Assign', testid: 'confirm-assign' });
+      if (!plan) {
+        select.setAttribute('aria-invalid', 'true');
+        note.hidden = false;
+        note.textContent = 'Choose the plan to assign first.';
+        select.focus();
+        return;
+      }
+      const why = misfit(plan);
+      const ok = await confirm({
+        title: `Assign ${plan.name}?`,
+        body: h('div', {}, h('p', {}, `${user.name} gets a new membership of ${plan.name}, starting today, at no charge.`), why ? h('p', {}, `${why} They get it anyway.`) : null),
+        confirmLabel: 'Assign',
+        testid: 'confirm-assign',
+      });
       if (!ok) return;
       try {
         await api.post(`/admin/users/${user.id}/plans/${plan.id}/assign`);
@@ -227,7 +275,7 @@ export async function adminUserPage({ root, api, params, signal }) {
           e.kind === 'refund' ? h('span', { class: 'badge badge-active' }, 'Refund') : h('span', { class: 'badge' }, 'Charge'),
           num(e.delta > 0 ? `+${e.delta}` : `−${Math.abs(e.delta)}`),
           num(e.remainingAfter ?? '∞'),
-          h('span', { class: 'small', title: e.reason }, e.description ?? e.reason),
+          h('span', { class: 'small' }, e.description || 'Conversation turn'),
         ]),
         { rowAttrs: (i) => ({ dataset: { resource: use.ledger[i].resource ?? 'chat', kind: use.ledger[i].kind } }) },
       ),

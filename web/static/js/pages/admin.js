@@ -6,6 +6,7 @@ import { h } from '../dom.js';
 const TABS = [
   ['plans', '#/admin/plans', 'Plans'],
   ['users', '#/admin/users', 'Users'],
+  ['companies', '#/admin/companies', 'Companies'],
   ['metrics', '#/admin/metrics', 'Metrics'],
 ];
 
@@ -17,14 +18,18 @@ export function adminHeader(active, lead) {
   ];
 }
 
-/** table builds a table from column headers and rows of cells (nodes or text). */
-export function table(caption, headers, rows, { rowAttrs } = {}) {
+/**
+ * table builds a table from column headers and rows of cells (nodes or text). Its box scrolls
+ * sideways on narrow screens, so it is a labelled region that takes the focus (keyboard users
+ * scroll it with the arrow keys).
+ */
+export function table(caption, headers, rows, { rowAttrs, id, compact = false } = {}) {
   return h(
     'div',
-    { class: 'table-wrap' },
+    { class: 'table-wrap', role: 'region', 'aria-label': caption, tabindex: '0', id },
     h(
       'table',
-      {},
+      { class: compact ? 'table-compact' : null },
       h('caption', { class: 'sr-only' }, caption),
       h('thead', {}, h('tr', {}, headers.map((c) => (typeof c === 'string' ? h('th', { scope: 'col' }, c) : h('th', { scope: 'col', class: c.class }, c.label))))),
       h('tbody', {}, rows.map((cells, i) => h('tr', rowAttrs?.(i) ?? {}, cells.map((c) => (c?.td ? h('td', c.td, c.value) : h('td', {}, c)))))),

@@ -28,37 +28,56 @@ export async function conversationPage({ root, params, api, session, navigate, s
   let audioCtx = null;
   let player = null;
   let replays = 0;
-  const transcript = new Transcript(el, { onReplay: (b) => replay(b), emptyText: 'Loading the conversation…' });
+  const stopAll = () => {
+    player?.stop();
+    for (const b of playing.values()) b.setPlaying(false);
+    playing.clear();
+    stopButton.disabled = true;
+  };
+  const transcript = new Transcript(el, { onReplay: (b) => replay(b), onStopReplay: stopAll, emptyText: 'Loading the conversation…' });
   transcript.pinned = false; // read from the top
+  const playing = new Map(); // replay clip id → its bubble
 
   async function replay(bubble) {
     // A click: audio may start.
     if (!audioCtx) {
       audioCtx = new AudioContext();
       player = new Player(audioCtx);
-      player.onidle = () => {
-        stopButton.disabled = true;
+      player.onclipend = (id) => {
+        playing.get(id)?.setPlaying(false);
+        playing.delete(id);
+        player.forget(id);
+        if (!playing.size) stopButton.disabled = true;
       };
     }
     if (audioCtx.state !== 'running') await audioCtx.resume();
-    player.stop();
+    stopAll();
     replays += 1;
+    const id = `replay:${replays}`;
     debug.log('replay', { turnId: bubble.turnId, role: bubble.role, source: 'url' });
+    playing.set(id, bubble);
+    bubble.setPlaying(true);
+    stopButton.disabled = false;
     try {
       const { rate, pcm } = await loadClip(bubble.audioUrl, { signal });
-      player.enqueue(`replay:${replays}`, pcm, rate);
-      stopButton.disabled = false;
+      if (playing.has(id)) player.enqueue(id, pcm, rate);
     } catch (err) {
+      playing.delete(id);
+      bubble.setPlaying(false);
+      stopButton.disabled = !playing.size;
       if (err.name === 'AbortError') return;
       const what = bubble.role === 'user' ? 'Your recording' : 'The answer';
       transcript.system(`${what} could not be replayed: ${errorText(err)}`, { kind: 'error' });
     }
   }
-  stopButton.addEventListener('click', () => {
-    player?.stop();
-    stopButton.disabled = true;
-  });
+  stopButton.addEventListener('click', stopAll);
+  // Escape stops a replay, as on the tutor page.
+  const onKey = (e) => {
+    if (e.key === 'Escape' && playing.size && !document.querySelector('dialog[open]')) stopAll();
+  };
+  document.addEventListener('keydown', onKey);
   const cleanup = () => {
+    document.removeEventListener('keydown', onKey);
     player?.close();
     audioCtx?.close();
   };

@@ -5,6 +5,7 @@
 
 import { query } from '../api.js';
 import { pointsChart } from '../charts.js';
+import { joinCompanyDialog, leaveCompany } from '../company.js';
 import { h, replace } from '../dom.js';
 import { CEFR, CORRECTION_KINDS as KINDS, cefrLabel, customerTypeLabel, formatDate, formatDateTime, plural, reviewsLeftText, statusLabel } from '../format.js';
 import { reviewControl, reviewPath } from '../review.js';
@@ -28,9 +29,9 @@ export async function homePage({ root, api, session, navigate, signal }) {
     h('div', { class: 'page-header' }, h('h1', {}, `Welcome, ${session.user.name}`), h('p', {}, 'Ready for a conversation? Pick a membership and start talking.')),
     h(
       'div',
-      { class: 'two-col' },
-      h('section', { class: 'section', 'aria-labelledby': 'profile-h' }, h('h2', { id: 'profile-h' }, 'Profile'), profile),
+      { class: 'two-col two-col-wide' },
       h('section', { class: 'section', 'aria-labelledby': 'memberships-h' }, h('h2', { id: 'memberships-h' }, 'Your memberships'), list),
+      h('section', { class: 'section', 'aria-labelledby': 'profile-h' }, h('h2', { id: 'profile-h' }, 'Profile'), profile),
     ),
     h(
       'div',
@@ -55,8 +56,11 @@ export async function homePage({ root, api, session, navigate, signal }) {
     for (const c of charts.splice(0)) c.destroy();
   };
   const user = await session.refresh(signal);
-  renderProfile(profile, user);
-  renderMemberships(list, user.memberships ?? []);
+  const rerender = () => {
+    renderProfile(profile, session.user, { api, session, rerender });
+    renderMemberships(list, session.user);
+  };
+  rerender();
   const ctx = { api, navigate, signal };
   await Promise.all([
     loadConversations(ctx, conversations, more, user.memberships ?? []).catch((err) => showError(conversations, err, 'li')),
@@ -272,7 +276,7 @@ function renderProgress(el, points, charts) {
         h('summary', {}, 'Every review as a table'),
         h(
           'div',
-          { class: 'table-wrap' },
+          { class: 'table-wrap', role: 'region', 'aria-label': 'Your reviews', tabindex: '0' },
           h(
             'table',
             { id: 'progress-table' },
@@ -374,19 +378,28 @@ function renderMemory(el, p, forget) {
   );
 }
 
-function renderProfile(el, user) {
+function renderProfile(el, user, ctx) {
   const rows = [
     ['Name', user.name],
     ['E-mail', user.email],
     ['Account', customerTypeLabel(user.customerType)],
+    user.company ? ['Company', user.company.name] : null,
     user.region ? ['Region', user.region] : null,
     user.role === 'admin' ? ['Role', 'Administrator'] : null,
     ['Member since', formatDate(user.createdAt)],
   ].filter(Boolean);
-  replace(el, h('dl', { class: 'props' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+  const company = user.company
+    ? h('button', { type: 'button', id: 'leave-company', onclick: async () => { if (await leaveCompany(ctx)) ctx.rerender(); } }, `Leave ${user.company.name}`)
+    : h('button', { type: 'button', id: 'join-company', onclick: async () => { if (await joinCompanyDialog(ctx)) ctx.rerender(); } }, 'Enter a company code');
+  replace(
+    el,
+    h('dl', { class: 'props' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', { dataset: { prop: k.toLowerCase() } }, v)])),
+    h('div', { class: 'row profile-actions' }, company),
+  );
 }
 
-function renderMemberships(el, memberships) {
+function renderMemberships(el, user) {
+  const memberships = user.memberships ?? [];
   el.removeAttribute('aria-busy');
   if (memberships.length === 0) {
     replace(
@@ -394,43 +407,69 @@ function renderMemberships(el, memberships) {
       h(
         'div',
         { class: 'card stack' },
-        h('p', {}, 'You have no membership yet. A membership gives you conversations with the tutor.'),
+        h('p', {}, 'You have no membership yet. A membership pays for your chats with the tutor.'),
         h('a', { class: 'button primary', href: '#/plans' }, 'See plans'),
       ),
     );
     return;
   }
-  const sorted = [...memberships].sort((a, b) => (ORDER[a.status] ?? 9) - (ORDER[b.status] ?? 9));
-  replace(el, sorted.map(membershipCard));
+  const sorted = [...memberships].sort((a, b) => (ORDER[a.status] ?? 9) - (ORDER[b.status] ?? 9) || Date.parse(b.startedAt) - Date.parse(a.startedAt));
+  // Memberships of the same plan are told apart by when they started (to the minute when
+  // they started on the same day).
+  const byPlan = new Map();
+  for (const m of memberships) byPlan.set(m.plan?.name, [...(byPlan.get(m.plan?.name) ?? []), m]);
+  const twins = (m) => (byPlan.get(m.plan?.name) ?? []).sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt) || a.id.localeCompare(b.id));
+  const sameDay = (m) => twins(m).some((o) => o !== m && formatDate(o.startedAt) === formatDate(m.startedAt));
+  replace(
+    el,
+    sorted.map((m) => {
+      const all = twins(m);
+      return membershipCard(m, { company: user.company, precise: sameDay(m), nth: all.length > 1 ? [all.indexOf(m) + 1, all.length] : null });
+    }),
+  );
 }
 
-export function membershipCard(m) {
+/**
+ * membershipCard shows a membership: what it can still pay for (or had left when it ended),
+ * where it came from and when it started; memberships of one plan are numbered in the order
+ * they started (nth: [n, of]), so that they are told apart.
+ */
+export function membershipCard(m, { company, precise = false, nth = null } = {}) {
   const active = m.status === 'active';
+  const ended = m.status === 'revoked' || m.status === 'expired';
   const remaining = m.remainingChatUses;
-  const uses = remaining == null
-    ? h('p', { class: 'uses' }, h('strong', {}, 'Unlimited'), ' chats')
-    : h('p', { class: 'uses' }, h('strong', {}, String(remaining)), ` ${remaining === 1 ? 'chat' : 'chats'} left`);
+  let uses;
+  if (ended) {
+    const had = remaining == null ? 'Unlimited chats' : remaining === 0 ? 'No chats' : plural(remaining, 'chat');
+    uses = h('p', { class: 'uses muted' }, `${had} ${remaining === 1 ? 'was' : 'were'} left when it ${m.status === 'revoked' ? 'was revoked' : 'expired'}.`);
+  } else {
+    uses = remaining == null
+      ? h('p', { class: 'uses' }, h('strong', {}, 'Unlimited'), ' chats')
+      : h('p', { class: 'uses' }, h('strong', {}, String(remaining)), ` ${remaining === 1 ? 'chat' : 'chats'} left`);
+  }
   // Reviews are paid with analysis uses: say how many are left, or that the plan has none.
   const reviewsLeft = m.remainingAnalysisUses;
-  const reviews = h(
-    'p',
-    { class: 'uses-reviews' },
-    reviewsLeft === 0 && m.plan?.analysisUses === 0 ? 'No reviews included' : reviewsLeftText(reviewsLeft),
-  );
-  const details = [];
+  const reviews = ended
+    ? null
+    : h('p', { class: 'uses-reviews' }, reviewsLeft === 0 && m.plan?.analysisUses === 0 ? 'No reviews included' : reviewsLeftText(reviewsLeft));
+  const started = precise ? formatDateTime(m.startedAt) : formatDate(m.startedAt);
+  let source;
+  if (m.companyId) source = `From ${m.companyId === company?.id ? company.name : 'your company'}`;
+  else if (m.grantedByAdmin) source = 'Given by an administrator';
+  else source = 'Bought';
+  const details = [`${source} on ${started}.`];
   if (m.status === 'revoked') details.push(`Revoked on ${formatDate(m.revokedAt)}.`);
   else if (m.status === 'expired') details.push(`Expired on ${formatDate(m.expiresAt)}.`);
   else details.push(`Valid until ${formatDate(m.expiresAt)}.`);
-  if (m.grantedByAdmin) details.push('Arranged by an administrator.');
   const why = {
     exhausted: reviewsLeft === 0 ? 'All chats of this membership are used up.' : 'All chats of this membership are used up; its reviews can still review your conversations.',
-    expired: 'This membership has expired.',
-    revoked: 'An administrator revoked this membership.',
+    revoked: 'An administrator revoked this membership: it can no longer be used.',
   }[m.status];
+  const name = m.plan?.name ?? 'Membership';
   return h(
     'article',
     { class: 'card membership', dataset: { membershipId: m.id, status: m.status } },
-    h('header', {}, h('h3', {}, m.plan?.name ?? 'Membership'), h('span', { class: `badge badge-${m.status}` }, statusLabel(m.status))),
+    h('header', {}, h('h3', {}, name, nth ? h('span', { class: 'muted small' }, ` · ${nth[0]} of ${nth[1]}`) : null), h('span', { class: `badge badge-${m.status}` }, statusLabel(m.status))),
     uses,
     reviews,
     h('p', { class: 'muted small' }, details.join(' ')),
@@ -439,7 +478,7 @@ export function membershipCard(m) {
       'div',
       { class: 'actions' },
       active
-        ? h('a', { class: 'button primary', href: `#/tutor/${m.id}`, 'aria-label': `Start a conversation with ${m.plan?.name ?? 'this membership'}` }, 'Start conversation')
+        ? h('a', { class: 'button primary', href: `#/tutor/${m.id}` }, 'Start conversation', h('span', { class: 'sr-only' }, ` with ${name}`))
         : h('a', { class: 'button', href: '#/plans' }, 'See plans'),
     ),
   );

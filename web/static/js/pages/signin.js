@@ -37,7 +37,7 @@ export function signupPage(ctx) {
 
 function authForm({ root, navigate, afterSignIn }, { title, lead, fields, submit, busy, action, switchTo }) {
   const error = h('div', { class: 'notice notice-error', role: 'alert', id: 'auth-error' });
-  const button = h('button', { type: 'submit', class: 'primary big' }, submit);
+  const button = h('button', { type: 'submit', class: 'primary big', id: 'auth-submit' }, submit);
   const form = h('form', { class: 'card', novalidate: false }, fields, error, button);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();

@@ -12,7 +12,7 @@
 
 import { ApiError } from '../api.js';
 import { h, replace } from '../dom.js';
-import { formatDateTime, ms, plural, statusLabel } from '../format.js';
+import { formatDateTime, formatLatency, membershipUses, plural, statusLabel, usableMemberships } from '../format.js';
 import { reviewControl } from '../review.js';
 import { announce, errorText, openDialog } from '../ui.js';
 import { CAPTURE_RATE, MicError, startCapture } from '../tutor/capture.js';
@@ -39,15 +39,15 @@ const BILLING = 'A chat is charged only for an answer whose first sentence you h
 const BLOCKED = {
   exhausted: {
     title: 'No chats left',
-    text: 'This membership has no conversations left. Buy a plan to keep practising.',
+    text: 'This membership has no chats left.',
   },
   expired: {
     title: 'Membership expired',
-    text: 'This membership has expired. Buy a plan to keep practising.',
+    text: 'This membership has expired.',
   },
   revoked: {
     title: 'Membership revoked',
-    text: 'An administrator revoked this membership. Contact them, or buy a plan of your own.',
+    text: 'An administrator revoked this membership.',
   },
   missing: {
     title: 'Membership not found',
@@ -104,6 +104,9 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
   };
 
   // ---- Layout ----
+  // The stage fills the screen: heading, start, the transcript, and under it the live controls
+  // and the message box, so that nothing needed while talking scrolls away (phones included).
+  // The review and the practice settings follow (beside it on wide screens).
   const title = h('h1', {}, 'Conversation');
   const counter = h('span', { class: 'counter', id: 'remaining', 'aria-live': 'polite' }, '…');
   const conn = h('span', { class: 'conn', id: 'conn-state', role: 'status', dataset: { state: 'idle' } }, 'Not connected');
@@ -111,7 +114,7 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
   // Enabled once the membership is checked and the page is wired (updateControls).
   const startButton = h('button', { type: 'button', class: 'primary big', id: 'start', disabled: true }, 'Start conversation');
   const startHeading = h('h2', { id: 'start-h' }, 'Ready when you are');
-  const startText = h('p', {}, 'Press start, allow the microphone, and say hello. The tutor answers out loud, so turn your sound on.');
+  const startText = h('p', {}, 'Press start, allow the microphone and say hello. The tutor answers out loud: turn your sound on.');
   const newLink = h('p', { class: 'small', hidden: true }, h('a', { href: `#/tutor/${params.membershipId}`, id: 'new-conversation' }, 'Start a new conversation instead'));
   const startPanel = h(
     'section',
@@ -120,40 +123,53 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
     startText,
     startButton,
     newLink,
-    h('p', { class: 'small muted' }, 'Headphones help: the tutor will not hear itself, and you can interrupt it any time by speaking.'),
-    h('p', { class: 'small muted', id: 'billing-rule' }, BILLING),
   );
   const transcriptEl = h('div', { class: 'transcript', id: 'transcript', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation transcript', tabindex: '0' });
-  const messageInput = h('input', { type: 'text', id: 'message', name: 'message', autocomplete: 'off', maxlength: 2000, placeholder: 'Type a message instead of speaking…' });
+  const messageInput = h('input', { type: 'text', id: 'message', name: 'message', autocomplete: 'off', maxlength: 2000, placeholder: 'Type a message…' });
   const sendButton = h('button', { type: 'submit', id: 'send', class: 'primary' }, 'Send');
-  const composer = h('form', { class: 'composer', id: 'composer' }, h('label', { class: 'sr-only', htmlFor: 'message' }, 'Type a message to the tutor'), messageInput, sendButton);
+  const composer = h('form', { class: 'composer', id: 'composer' }, h('label', { class: 'sr-only', htmlFor: 'message' }, 'Type a message to the tutor instead of speaking'), messageInput, sendButton);
 
   const modeInputs = {
     server: h('input', { type: 'radio', name: 'mode', value: 'server', id: 'mode-server', checked: prefs.mode !== 'manual' }),
     manual: h('input', { type: 'radio', name: 'mode', value: 'manual', id: 'mode-manual', checked: prefs.mode === 'manual' }),
   };
   const modeSwitch = h(
-    'div',
-    { class: 'mode-switch', role: 'radiogroup', 'aria-label': 'How you talk' },
+    'fieldset',
+    { class: 'mode-switch' },
+    h('legend', {}, 'How you talk'),
     h('label', { htmlFor: 'mode-server' }, modeInputs.server, 'Hands-free'),
     h('label', { htmlFor: 'mode-manual' }, modeInputs.manual, 'Push to talk'),
   );
   const meterCanvas = h('canvas', { class: 'meter', id: 'meter', 'aria-hidden': 'true' });
   const micStatus = h('p', { class: 'mic-status', id: 'mic-status', role: 'status', dataset: { state: 'off' } }, 'Microphone off');
-  const pttButton = h('button', { type: 'button', class: 'ptt', id: 'ptt', 'aria-pressed': 'false', hidden: true }, 'Hold to talk (Space)');
-  const micButton = h('button', { type: 'button', id: 'mic-toggle', 'aria-pressed': 'false', disabled: true }, 'Mute microphone');
-  const stopButton = h('button', { type: 'button', id: 'stop-tutor', disabled: true }, 'Stop the tutor');
-  const modeHint = h('p', { class: 'hint', id: 'mode-hint' });
+  const pttButton = h('button', { type: 'button', class: 'ptt', id: 'ptt', 'aria-pressed': 'false', 'aria-describedby': 'mode-hint', hidden: true }, 'Hold to talk');
+  const micButton = h('button', { type: 'button', id: 'mic-toggle', disabled: true }, 'Mute');
+  const stopButton = h('button', { type: 'button', id: 'stop-tutor', 'aria-keyshortcuts': 'Escape', disabled: true }, 'Stop the tutor');
+  const modeHint = h('p', { class: 'hint keys', id: 'mode-hint' });
+  const dock = h(
+    'section',
+    { class: 'card dock', id: 'dock', 'aria-label': 'Microphone and messages' },
+    h('div', { class: 'dock-level' }, meterCanvas, micStatus),
+    h('div', { class: 'dock-controls' }, modeSwitch, h('div', { class: 'dock-buttons' }, micButton, stopButton)),
+    pttButton,
+    composer,
+    modeHint,
+  );
 
   const levelSelect = h('select', { id: 'level', name: 'level' }, LEVELS.map(([v, label]) => h('option', { value: v, selected: prefs.level === v }, label)));
-  const topicInput = h('input', { type: 'text', id: 'topic', name: 'topic', maxlength: 120, value: prefs.topic, placeholder: 'e.g. travel, job interviews, cooking' });
+  const topicInput = h('input', { type: 'text', id: 'topic', name: 'topic', maxlength: 120, value: prefs.topic, placeholder: 'travel, job interviews, cooking…' });
   const topicForm = h(
     'form',
     { id: 'topic-form' },
-    h('div', { class: 'field' }, h('label', { htmlFor: 'level' }, 'Your level'), levelSelect),
-    h('div', { class: 'field' }, h('label', { htmlFor: 'topic' }, 'Topic'), topicInput, h('span', { class: 'hint' }, 'Leave empty to talk about anything.')),
+    h(
+      'div',
+      { class: 'settings-grid' },
+      h('div', { class: 'field' }, h('label', { htmlFor: 'level' }, 'Your level'), levelSelect),
+      h('div', { class: 'field' }, h('label', { htmlFor: 'topic' }, 'Topic'), topicInput, h('span', { class: 'hint', id: 'topic-hint' }, 'Leave empty to talk about anything.')),
+    ),
     h('button', { type: 'submit', id: 'topic-apply' }, 'Apply'),
   );
+  topicInput.setAttribute('aria-describedby', 'topic-hint');
 
   // A review of this conversation, once it has turns (one analysis use of this membership).
   const review = reviewControl({
@@ -169,36 +185,33 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
       { class: 'tutor' },
       h(
         'div',
-        { class: 'tutor-main' },
+        { class: 'tutor-stage' },
         h('div', { class: 'tutor-head' }, title, counter, conn),
         banner,
         startPanel,
         transcriptEl,
-        composer,
+        dock,
       ),
       h(
-        'aside',
+        'div',
         { class: 'tutor-side' },
-        h(
-          'section',
-          { class: 'card mic-panel', 'aria-labelledby': 'mic-h' },
-          h('h2', { id: 'mic-h' }, 'Microphone'),
-          modeSwitch,
-          meterCanvas,
-          micStatus,
-          pttButton,
-          h('div', { class: 'row' }, micButton, stopButton),
-          modeHint,
-          h('p', { class: 'hint' }, 'Headphones help: without them the tutor’s voice can reach your microphone. The app then only listens for a voice clearly louder than the tutor’s.'),
-        ),
         reviewCard,
         h('section', { class: 'card settings-card', 'aria-labelledby': 'settings-h' }, h('h2', { id: 'settings-h' }, 'Practice settings'), topicForm),
+        h(
+          'section',
+          { class: 'card tips-card', 'aria-labelledby': 'tips-h' },
+          h('h2', { id: 'tips-h' }, 'Good to know'),
+          h('p', { class: 'small', id: 'billing-rule' }, BILLING),
+          h('p', { class: 'small' }, 'Headphones help: without them the tutor’s voice can reach your microphone, and the app then only listens for a voice clearly louder than the tutor’s. With them you can interrupt the tutor any time by speaking.'),
+          h('p', { class: 'small' }, 'Keyboard: in push-to-talk, hold ', h('kbd', {}, 'Space'), ' while you speak. ', h('kbd', {}, 'Esc'), ' stops the tutor, a replay, or a recording you do not want to send.'),
+        ),
       ),
     ),
   );
 
   // ---- State ----
-  const transcript = new Transcript(transcriptEl, { onReplay: (b) => replay(b) });
+  const transcript = new Transcript(transcriptEl, { onReplay: (b) => replay(b), onStopReplay: (b) => stopReplay(b) });
+  const replaying = new Map(); // replay clip id → its bubble
   const meter = new LevelMeter(meterCanvas);
   const guard = new EchoGuard();
   let blocked = null; // exhausted | expired | revoked | missing
@@ -256,18 +269,48 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
     else showBlockedDialog();
   };
 
-  const showBlockedDialog = () => {
+  /**
+   * showBlockedDialog says why this membership cannot go on, and what can: another of the
+   * learner's memberships that can pay for chats (a new conversation with it), else the plans.
+   */
+  const showBlockedDialog = async () => {
     const info = BLOCKED[blocked];
+    try {
+      await session.refresh(signal); // the other memberships as they are now
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+    }
+    if (leaving) return;
+    const others = usableMemberships(session.user, params.membershipId);
     blockedDialog?.close();
+    const body = h('div', {}, h('p', {}, `${info.text} The microphone and messages are turned off for it.`));
+    let actions;
+    if (others.length) {
+      const [first, ...rest] = others;
+      body.append(
+        h('p', { id: 'other-membership' }, 'You have another membership that can pay for chats: ', h('strong', {}, first.plan.name), ` (${membershipUses(first)}).`),
+        rest.length
+          ? h('p', {}, 'Or continue with: ', rest.slice(0, 3).map((m, i) => [i ? ', ' : '', h('a', { href: `#/tutor/${m.id}`, dataset: { membershipId: m.id } }, m.plan.name), ` (${membershipUses(m)})`]), '.')
+          : null,
+        h('p', { class: 'small muted' }, 'A conversation belongs to the membership that pays for it, so switching starts a new conversation.'),
+      );
+      actions = [
+        { label: 'See plans', value: 'plans', href: '#/plans' },
+        { label: `Continue with ${first.plan.name}`, value: 'switch', kind: 'primary', href: `#/tutor/${first.id}`, autofocus: true },
+      ];
+    } else {
+      body.append(h('p', {}, blocked === 'revoked' ? 'Ask the administrator about it, or get a plan of your own.' : 'Get a plan to keep practising.'));
+      actions = [
+        { label: 'Back home', value: 'home', href: '#/' },
+        { label: 'See plans', value: 'plans', kind: 'primary', href: '#/plans', autofocus: true },
+      ];
+    }
     blockedDialog = openDialog({
       title: info.title,
       testid: 'membership-blocked',
       kind: 'blocked',
-      body: h('div', {}, h('p', {}, info.text), h('p', {}, 'The microphone and messages are turned off for this membership.')),
-      actions: [
-        { label: 'Back home', value: 'home', href: '#/' },
-        { label: 'See plans', value: 'plans', kind: 'primary', href: '#/plans', autofocus: true },
-      ],
+      body,
+      actions,
     });
     blockedDialog.result.then(() => {
       blockedDialog = null;
@@ -353,10 +396,12 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
     for (const input of Object.values(modeInputs)) input.disabled = off;
     const manual = prefs.mode === 'manual';
     pttButton.hidden = !manual;
-    pttButton.disabled = off || micState !== 'on' || !client?.open;
+    // aria-disabled rather than disabled: the button keeps the focus (and Space) while the
+    // connection opens.
+    pttButton.setAttribute('aria-disabled', String(off || micState !== 'on' || !client?.open));
     micButton.disabled = off || micState !== 'on';
-    micButton.textContent = muted ? 'Unmute microphone' : 'Mute microphone';
-    micButton.setAttribute('aria-pressed', String(muted));
+    micButton.textContent = muted ? 'Unmute' : 'Mute';
+    micButton.title = muted ? 'Turn the microphone back on' : 'Turn the microphone off for a moment';
     stopButton.disabled = !(player?.playing || responding);
     // A review covers the turns so far: not while a reply is still being written.
     const turns = transcript.users.size > 0 && conversationId != null;
@@ -365,9 +410,15 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
       ? 'Get corrections beside your own words, your level, your fluency and what to practise next, for this conversation so far.'
       : 'Once you have said something, get corrections beside your own words, your level, your fluency and what to practise next.';
     if (reviewText.textContent !== about) reviewText.textContent = about;
-    modeHint.textContent = manual
-      ? 'Push to talk: hold the button or the Space bar while you speak, and release it to send.'
-      : 'Hands-free: just speak. The tutor answers when you pause, and you can interrupt it by talking.';
+    if (modeHint.dataset.mode !== prefs.mode) {
+      modeHint.dataset.mode = prefs.mode;
+      replace(
+        modeHint,
+        manual
+          ? ['Hold ', h('kbd', {}, 'Space'), ' or the button while you speak; let go to send. ', h('kbd', {}, 'Esc'), ' stops the tutor.']
+          : ['Just speak: the tutor answers when you pause, and you can talk over it. ', h('kbd', {}, 'Esc'), ' stops the tutor.'],
+      );
+    }
     let state = 'off';
     let text = 'Microphone off';
     if (off) text = `Microphone off: ${statusLabel(blocked === 'missing' ? 'unavailable' : blocked).toLowerCase()}`;
@@ -544,10 +595,11 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
       case 'speech.started':
         speaking = true;
         if (player?.playing) interrupt({ cancel: false, why: 'barge_in' });
-        transcript.userPending();
+        transcript.userPending().setState('Listening…');
         break;
       case 'speech.stopped':
         speaking = false;
+        transcript.pendingUser?.setState('Transcribing…');
         break;
       case 'transcript.user':
         if (unechoed && transcript.pendingUser === unechoed.bubble) unechoed = null;
@@ -584,7 +636,7 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
         b.el.dataset.status = 'done';
         if (msg.audioUrl) b.audioUrl = msg.audioUrl;
         if (b.hasAudio) b.enableReplay();
-        if (msg.metrics?.firstAudioMs != null) b.setNote(`answered in ${ms(msg.metrics.firstAudioMs)}`);
+        if (msg.metrics?.firstAudioMs != null) b.setNote(`answered in ${formatLatency(msg.metrics.firstAudioMs)}`);
         else b.clearNote();
         if (msg.userAudioUrl) attachUserAudio(msg.turnId, msg.userAudioUrl);
         if (responding === msg.turnId) responding = null;
@@ -713,7 +765,10 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
     u.enableReplay();
   }
 
-  /** replay plays a tutor's answer (from the frames kept, or stored) or a learner's recording. */
+  /**
+   * replay plays a tutor's answer (from the frames kept, or stored) or a learner's recording;
+   * its button says it is playing and stops it (so do Stop and Escape).
+   */
   async function replay(bubble) {
     await ensureAudio(); // a click: audio may start
     interrupt({ cancel: false, why: 'replay' });
@@ -721,14 +776,17 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
     const id = `replay:${bubble.turnId}:${replayCount}`;
     const source = bubble.pcm.length ? 'buffer' : 'url';
     debug.log('replay', { turnId: bubble.turnId, role: bubble.role, source });
+    replaying.set(id, bubble);
+    bubble.setPlaying(true);
     try {
       if (bubble.pcm.length) {
         for (const pcm of bubble.pcm) player.enqueue(id, pcm);
       } else if (bubble.audioUrl) {
         const { rate, pcm } = await loadClip(bubble.audioUrl, { signal });
-        player.enqueue(id, pcm, rate);
+        if (replaying.has(id)) player.enqueue(id, pcm, rate); // not stopped while it loaded
       }
     } catch (err) {
+      replayEnded(id);
       if (err.name !== 'AbortError') {
         const what = bubble.role === 'user' ? 'Your recording' : 'The answer';
         transcript.system(`${what} could not be replayed: ${errorText(err)}`, { kind: 'error' });
@@ -737,11 +795,31 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
     updateControls();
   }
 
+  /** stopReplay stops the replay of bubble (its button, pressed again). */
+  function stopReplay(bubble) {
+    for (const [id, b] of replaying) if (b === bubble) replayEnded(id);
+    interrupt({ cancel: false, why: 'replay_stopped' });
+  }
+
+  /** replayEnded marks a replay's bubble as no longer playing. */
+  function replayEnded(id) {
+    const b = replaying.get(id);
+    if (!b) return;
+    replaying.delete(id);
+    player?.forget(id);
+    if (![...replaying.values()].includes(b)) b.setPlaying(false);
+    debug.log('replay.ended', { turnId: b.turnId });
+  }
+
   /** ensureAudio makes the audio context and the player (on a click: audio needs a gesture). */
   async function ensureAudio() {
     if (!audioCtx) {
       audioCtx = new AudioContext({ latencyHint: 'interactive' });
       player = new Player(audioCtx);
+      player.onclipend = (id) => {
+        replayEnded(id);
+        updateControls();
+      };
       player.onidle = () => {
         if (dialogAfterReply) {
           dialogAfterReply = false;
@@ -854,7 +932,11 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
     startPanel.hidden = true;
     uiTimer = setInterval(updateControls, 250);
     startMic();
-    messageInput.focus();
+    updateControls();
+    // The Start button is gone: keyboard users go on at the push-to-talk button (Space talks
+    // there), or at the conversation itself. Not the message box: Space would type spaces, and
+    // a phone would open its keyboard over the conversation.
+    (prefs.mode === 'manual' ? pttButton : transcriptEl).focus({ preventScroll: true });
   }
   startButton.addEventListener('click', start);
 
@@ -970,14 +1052,14 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
   });
   stopButton.addEventListener('click', () => interrupt({ cancel: true, why: 'stop_button' }));
 
-  // ---- Push to talk ----
+  // ---- Push to talk, Space and Escape ----
   const pttDown = () => {
     if (prefs.mode !== 'manual' || pttHeld || !canTalk() || micState !== 'on' || muted) return;
     pttHeld = true;
     pttButton.setAttribute('aria-pressed', 'true');
     if (player?.playing || responding) interrupt({ cancel: true, why: 'push_to_talk' });
     client.send({ type: 'input.clear' });
-    transcript.userPending();
+    transcript.userPending().setState('Listening…');
     debug.log('ptt', { down: true });
     updateControls();
   };
@@ -986,7 +1068,20 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
     pttHeld = false;
     pttButton.setAttribute('aria-pressed', 'false');
     client?.send({ type: 'input.commit' });
+    // Until the server's transcript comes: the turn is being transcribed.
+    transcript.pendingUser?.setState('Transcribing…');
     debug.log('ptt', { down: false });
+    updateControls();
+  };
+  /** pttCancel drops what was said since the key went down (Escape while holding it). */
+  const pttCancel = () => {
+    if (!pttHeld) return;
+    pttHeld = false;
+    pttButton.setAttribute('aria-pressed', 'false');
+    client?.send({ type: 'input.clear' });
+    transcript.userDropped();
+    debug.log('ptt', { down: false, cancelled: true });
+    announce('Recording discarded: nothing was sent.');
     updateControls();
   };
   pttButton.addEventListener('pointerdown', (e) => {
@@ -996,8 +1091,25 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
   pttButton.addEventListener('pointerup', pttUp);
   pttButton.addEventListener('pointercancel', pttUp);
   pttButton.addEventListener('lostpointercapture', pttUp);
-  const spaceTarget = (t) => !(t instanceof Element) || t === pttButton || !t.closest('input, textarea, select, button, a, [contenteditable], summary, dialog');
+  // Space talks in push-to-talk mode unless a control that uses Space has the focus (the
+  // message box, the topic, a link or another button); the push-to-talk button and the mode
+  // switch (an already checked radio) let it through.
+  const spaceTarget = (t) =>
+    !(t instanceof Element) || t === pttButton || (t.matches('input[type="radio"][name="mode"]') && t.checked) ||
+    !t.closest('input, textarea, select, button, a, [contenteditable], summary, dialog');
+  const inDialog = (t) => t instanceof Element && t.closest('dialog') != null;
   const onKeyDown = (e) => {
+    if (e.key === 'Escape' && !inDialog(e.target) && !document.querySelector('dialog[open]')) {
+      if (pttHeld) {
+        e.preventDefault();
+        pttCancel();
+      } else if (player?.playing || responding) {
+        e.preventDefault();
+        interrupt({ cancel: true, why: 'escape' });
+        announce('The tutor stopped.');
+      }
+      return;
+    }
     if (e.code !== 'Space' || prefs.mode !== 'manual' || !spaceTarget(e.target)) return;
     e.preventDefault();
     if (!e.repeat) pttDown();

@@ -22,6 +22,7 @@ export class Player {
     this.levels = []; // {t, rms, chunk} for every 20 ms block scheduled
     this.stats = { scheduledSamples: 0, playedSamples: 0, chunks: 0, underruns: 0, stops: 0 };
     this.onidle = null; // called when the last scheduled chunk has ended
+    this.onclipend = null; // called with a clip's id when its last scheduled chunk has ended (or was stopped)
   }
 
   /** heardTime is the context time of the sound now leaving the speakers. */
@@ -63,7 +64,7 @@ export class Player {
     const src = ctx.createBufferSource();
     src.buffer = buffer;
     src.connect(this.output);
-    const chunk = { src, start: this.nextTime, dur: buffer.duration, samples: pcm.length, stopAt: null };
+    const chunk = { src, clip: id, start: this.nextTime, dur: buffer.duration, samples: pcm.length, stopAt: null };
     src.onended = () => this.ended(chunk);
     src.start(chunk.start);
     this.live.add(chunk);
@@ -81,6 +82,9 @@ export class Player {
     this.stats.playedSamples += Math.round((played / chunk.dur) * chunk.samples);
     chunk.src.disconnect();
     chunk.src = null;
+    let more = false;
+    for (const c of this.live) more ||= c.clip === chunk.clip;
+    if (!more) this.onclipend?.(chunk.clip);
     if (this.live.size === 0) this.onidle?.();
   }
 

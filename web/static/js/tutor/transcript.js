@@ -3,7 +3,7 @@
 // recordings and the tutor's answers can be replayed.
 
 import { h } from '../dom.js';
-import { ms } from '../format.js';
+import { formatLatency } from '../format.js';
 
 /**
  * The billing rule in the words of a turn's note: a chat use pays for an answer whose first
@@ -25,18 +25,20 @@ export function statusNote(m) {
     case 'failed':
       return NOTES.failed;
     default:
-      return m.metrics?.firstAudioMs != null ? `answered in ${ms(m.metrics.firstAudioMs)}` : null;
+      return m.metrics?.firstAudioMs != null ? `answered in ${formatLatency(m.metrics.firstAudioMs)}` : null;
   }
 }
 
 export class Transcript {
   /**
    * @param {HTMLElement} el
-   * @param {{onReplay: (bubble: Bubble) => void, emptyText?: string}} o
+   * @param {{onReplay: (bubble: Bubble) => void, onStopReplay?: (bubble: Bubble) => void,
+   *   emptyText?: string}} o
    */
-  constructor(el, { onReplay, emptyText = 'Your conversation appears here. Say hello, or type a message below.' }) {
+  constructor(el, { onReplay, onStopReplay, emptyText = 'Your conversation appears here. Say hello, or type a message below.' }) {
     this.el = el;
     this.onReplay = onReplay;
+    this.onStopReplay = onStopReplay;
     this.empty = h('p', { class: 'transcript-empty' }, emptyText);
     this.el.append(this.empty);
     this.turns = new Map(); // turnId → tutor bubble
@@ -46,6 +48,11 @@ export class Transcript {
     el.addEventListener('scroll', () => {
       this.pinned = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
     });
+    // Whatever grows the transcript (a bubble, text, a note, a replay button, a new size of
+    // the box) keeps its end in view while the learner follows it.
+    const follow = () => this.scroll();
+    new MutationObserver(follow).observe(el, { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ['hidden'] });
+    new ResizeObserver(follow).observe(el);
   }
 
   add(bubble) {
@@ -81,8 +88,14 @@ export class Transcript {
   setUserTurn(b, turnId) {
     b.turnId = turnId;
     b.el.dataset.turnId = turnId;
-    b.onReplay = () => this.onReplay(b);
+    this.wire(b);
     this.users.set(turnId, b);
+  }
+
+  /** wire lets the bubble's replay button play and stop its audio. */
+  wire(b) {
+    b.onReplay = () => this.onReplay(b);
+    b.onStopReplay = () => this.onStopReplay?.(b);
   }
 
   /** userQueued shows a typed message that waits for the connection. */
@@ -111,7 +124,7 @@ export class Transcript {
       b = this.add(new Bubble('tutor', '', { pending: true }));
       b.turnId = turnId;
       b.el.dataset.turnId = turnId;
-      b.onReplay = () => this.onReplay(b);
+      this.wire(b);
       this.turns.set(turnId, b);
     }
     return b;
@@ -159,16 +172,21 @@ export class Bubble {
     this.pcm = []; // reply audio received, for replay (tutor)
     this.audioUrl = null;
     this.onReplay = null;
+    this.onStopReplay = null;
+    this.playing = false; // its replay is playing
+    this.replayButton = null;
     this.interrupted = false; // the learner cut the reply's audio short
     this.heardMs = null; // how much of the reply's audio was heard when it was cut
     this.lost = false; // the reply was cut off by a lost connection: how it ended is unknown
     const who = { user: 'You', tutor: 'Tutor', system: null }[role];
     this.textEl = h('p', {});
+    this.stateEl = h('span', { class: 'state', hidden: true });
     this.meta = h('div', { class: 'meta', hidden: true });
     this.el = h(
       'div',
       { class: `bubble bubble-${role}${kind ? ` bubble-${kind}` : ''}`, dataset: { role } },
       who ? h('span', { class: 'who' }, who) : null,
+      this.stateEl,
       this.textEl,
       this.meta,
     );
@@ -179,6 +197,18 @@ export class Bubble {
   setText(text) {
     this.text = text;
     this.textEl.textContent = text;
+    if (text) this.setState(null);
+  }
+
+  /**
+   * setState says what is happening to a turn that has no text yet ("Listening…",
+   * "Transcribing…"); null removes it.
+   */
+  setState(state) {
+    this.stateEl.textContent = state ?? '';
+    this.stateEl.hidden = !state;
+    this.el.dataset.state = state ? state.replace(/\W+/g, '').toLowerCase() : '';
+    if (!state) delete this.el.dataset.state;
   }
 
   appendText(delta) {
@@ -207,12 +237,24 @@ export class Bubble {
     this.meta.hidden = this.meta.childElementCount === 0;
   }
 
-  /** enableReplay shows the replay button once there is audio to replay. */
+  /** enableReplay shows the replay button once there is audio to replay; it stops a replay too. */
   enableReplay() {
-    if (this.meta.querySelector('.replay') || !this.onReplay) return;
-    const label = this.role === 'user' ? 'Replay your recording' : 'Replay this answer';
-    this.meta.append(h('button', { type: 'button', class: 'replay', onclick: () => this.onReplay(), 'aria-label': label }, '▶ Replay'));
+    if (this.replayButton || !this.onReplay) return;
+    this.replayButton = h('button', { type: 'button', class: 'replay', onclick: () => (this.playing ? this.onStopReplay?.() : this.onReplay()) });
+    this.setPlaying(false);
+    this.meta.append(this.replayButton);
     this.meta.hidden = false;
+  }
+
+  /** setPlaying shows whether this bubble's replay is playing (the button then stops it). */
+  setPlaying(playing) {
+    this.playing = playing;
+    this.el.classList.toggle('is-playing', playing);
+    const b = this.replayButton;
+    if (!b) return;
+    const what = this.role === 'user' ? 'your recording' : 'this answer';
+    b.textContent = playing ? '■ Stop' : '▶ Replay';
+    b.setAttribute('aria-label', playing ? `Stop playing ${what}` : `Replay ${what}`);
   }
 
   /** keepAudio keeps the first offsetMs of the reply's audio: a resumed reply sends the rest again. */
