@@ -138,3 +138,54 @@ func (tb *tab) key(typ input.DispatchKeyEventType) {
 		return err
 	}))
 }
+
+// TestPauseKeepsListening: hands-free, the learner pauses mid-turn and goes on. The server says
+// speech.paused while it judges the words (transcription is slow here, so the pause outlasts
+// the judgement) and speech.resumed when the learner goes on; the page shows that it is still
+// listening during the pause, and the whole utterance becomes one turn and one chat.
+func TestPauseKeepsListening(t *testing.T) {
+	slowEars := openaisim.Profile{Name: "slow-transcription", STT: 1500 * time.Millisecond, ChatFirstToken: 50 * time.Millisecond,
+		ChatPerToken: 5 * time.Millisecond, TTSFirstByte: 50 * time.Millisecond}
+	env := servertest.New(t, servertest.Options{Profile: &slowEars})
+	mic := writeMicWAV(t, "pause.wav",
+		speech(1500*time.Millisecond), silence(700*time.Millisecond), // a pause inside the turn
+		speech(1500*time.Millisecond), silence(60*time.Second))
+	_, token, m := env.Learner("paula@example.com", intp(5))
+	p := newTab(t, newBrowser(t, mic, false), env.URL, "pause")
+	p.signInWithToken(token, "/tutor/"+m.ID)
+	p.waitText("#remaining", "5 chats left", 10*time.Second)
+	// What the page shows while the learner talks: the microphone's status and the pending
+	// turn's state, every time either changes.
+	evalJS[chromedp.Void](p, `window.seen = [];
+		new MutationObserver(() => {
+			const s = [document.querySelector("#mic-status")?.textContent, document.querySelector(".bubble-user .state:not([hidden])")?.textContent].join(" | ");
+			if (window.seen[window.seen.length - 1] !== s) window.seen.push(s);
+		}).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});`)
+	p.click("#start")
+
+	p.waitJS("speech.resumed", `aitutorDebug.events.some(e => e.type === "speech.resumed")`, 20*time.Second)
+	p.waitJS("the reply", `aitutorDebug.events.some(e => e.type === "response.done")`, 20*time.Second)
+	p.waitText("#remaining", "4 chats left", 10*time.Second)
+
+	var order []string
+	for _, e := range events(p, "speech.started", "speech.paused", "speech.resumed", "speech.stopped", "response.started") {
+		order = append(order, e.Type)
+	}
+	want := []string{"speech.started", "speech.paused", "speech.resumed", "speech.paused", "speech.stopped", "response.started"}
+	if strings.Join(order, ",") != strings.Join(want, ",") {
+		t.Errorf("events %v, want %v", order, want)
+	}
+	if n := evalJS[int](p, `document.querySelectorAll(".bubble-user").length`); n != 1 {
+		t.Errorf("%d learner turns on the page, want one", n)
+	}
+	seen := evalJS[[]string](p, `window.seen`)
+	listening := false
+	for _, s := range seen {
+		if strings.Contains(s, "go on, or wait for the tutor") {
+			listening = true
+		}
+	}
+	if !listening {
+		t.Errorf("the page never said it was still listening during the pause: %q", seen)
+	}
+}

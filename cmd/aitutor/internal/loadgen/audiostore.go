@@ -29,6 +29,10 @@ type AudioWriteFigure struct {
 	TableBytes  float64 `json:"tableBytesPerTurn"`  // growth of audio_clips: heap, TOAST and indexes
 	ObjectBytes float64 `json:"objectBytesPerTurn"` // put in the object store
 	ClipBytes   float64 `json:"clipBytesPerTurn"`   // both clips' size, wherever they went
+	// Transactions committed in the database per turn (pg_stat_database), the load generator's
+	// own reads left out: the turn's charge, settlement and message, its clips, the sessions'
+	// admission and registry.
+	Transactions float64 `json:"transactionsPerTurn"`
 }
 
 // on is e driving another server (same database, same learners' plan).
@@ -86,6 +90,7 @@ type dbWrites struct {
 	Clips       int64 `db:"clips"`
 	ObjectBytes int64 `db:"object_bytes"`
 	ClipBytes   int64 `db:"clip_bytes"`
+	Xacts       int64 `db:"xacts"`
 }
 
 const dbWritesSQL = `
@@ -93,7 +98,8 @@ SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS wal,
        pg_total_relation_size('audio_clips') AS tbl,
        (SELECT count(*) FROM audio_clips) AS clips,
        (SELECT COALESCE(sum(size), 0) FROM audio_clips WHERE object_key IS NOT NULL)::bigint AS object_bytes,
-       (SELECT COALESCE(sum(COALESCE(size, octet_length(data))), 0) FROM audio_clips)::bigint AS clip_bytes`
+       (SELECT COALESCE(sum(COALESCE(size, octet_length(data))), 0) FROM audio_clips)::bigint AS clip_bytes,
+       (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS xacts`
 
 func (e *env) readWrites(ctx context.Context) (dbWrites, error) {
 	var d dbWrites
@@ -140,7 +146,8 @@ func (e *env) writesPerTurn(ctx context.Context, sessions, turns int) (AudioWrit
 	// Clips are written just after each turn: wait until all of them are in.
 	total := sessions * turns
 	var after dbWrites
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	reads := 1 // this generator's own transactions since before, each one read
+	for deadline := time.Now().Add(30 * time.Second); ; reads++ {
 		if after, err = e.readWrites(ctx); err != nil {
 			return AudioWriteFigure{}, err
 		}
@@ -152,11 +159,24 @@ func (e *env) writesPerTurn(ctx context.Context, sessions, turns int) (AudioWrit
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// PostgreSQL publishes other connections' transaction counts when they have been idle for
+	// up to 10 s: read the count once more after that.
+	select {
+	case <-ctx.Done():
+		return AudioWriteFigure{}, ctx.Err()
+	case <-time.After(11 * time.Second):
+	}
+	var counted dbWrites
+	if counted, err = e.readWrites(ctx); err != nil {
+		return AudioWriteFigure{}, err
+	}
+	reads++
 	n := float64(total)
 	return AudioWriteFigure{
-		WALBytes:    float64(after.WAL-before.WAL) / n,
-		TableBytes:  float64(after.Table-before.Table) / n,
-		ObjectBytes: float64(after.ObjectBytes-before.ObjectBytes) / n,
-		ClipBytes:   float64(after.ClipBytes-before.ClipBytes) / n,
+		Transactions: float64(counted.Xacts-before.Xacts-int64(reads)) / n,
+		WALBytes:     float64(after.WAL-before.WAL) / n,
+		TableBytes:   float64(after.Table-before.Table) / n,
+		ObjectBytes:  float64(after.ObjectBytes-before.ObjectBytes) / n,
+		ClipBytes:    float64(after.ClipBytes-before.ClipBytes) / n,
 	}, nil
 }

@@ -83,11 +83,12 @@ func (r *Report) Markdown(command string) string {
 		fmt.Fprintf(&b, "%d sessions talking at once, %d spoken turns with each home for the audio, one after the other on the same "+
 			"database; each turn stores the learner's recording (16 kHz WAV) and the reply (24 kHz WAV). *WAL* is the growth of "+
 			"`pg_current_wal_lsn()` (everything the turns wrote: charges, settlements, messages, clips, and the sessions' registry), "+
-			"*audio_clips* the growth of that table with its TOAST and indexes.\n\n", w.Sessions, w.Turns)
+			"*audio_clips* the growth of that table with its TOAST and indexes; *transactions* are those committed in the database "+
+			"(`pg_stat_database`), the load generator's own reads left out.\n\n", w.Sessions, w.Turns)
 		row := func(name string, f AudioWriteFigure) []string {
-			return []string{name, kib(f.WALBytes), kib(f.TableBytes), kib(f.ObjectBytes), kib(f.ClipBytes)}
+			return []string{name, kib(f.WALBytes), kib(f.TableBytes), kib(f.ObjectBytes), kib(f.ClipBytes), fmt.Sprintf("%.1f", f.Transactions)}
 		}
-		b.WriteString(markdownTable([]string{"AUDIO_STORE", "WAL per turn", "audio_clips per turn", "object store per turn", "clips per turn"}, [][]string{
+		b.WriteString(markdownTable([]string{"AUDIO_STORE", "WAL per turn", "audio_clips per turn", "object store per turn", "clips per turn", "transactions per turn"}, [][]string{
 			row("postgres", w.Postgres), row("s3", w.S3),
 		}))
 		if w.S3.WALBytes > 0 {

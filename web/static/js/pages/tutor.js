@@ -226,6 +226,7 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
   let pttHeld = false;
   let responding = null; // turnId of the reply being produced (response.started … done/cancelled)
   let speaking = false; // the server heard the learner start speaking and not yet stop
+  let paused = false; // and then a pause: the server is judging whether the turn ended (speech.paused)
   let remaining;
   let outbox = null; // {text, bubble}: typed while not connected, sent once connected
   let unechoed = null; // {text, bubble}: sent as text.input, not yet answered by transcript.user
@@ -434,7 +435,9 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
       else if (manual) [state, text] = ['on', 'Hold Space or the button to talk'];
       else [state, text] = ['on', 'Listening — speak any time'];
     }
-    if (speaking && !off && micState === 'on' && !manual) [state, text] = ['speaking', 'Hearing you…'];
+    if (speaking && !off && micState === 'on' && !manual) {
+      [state, text] = paused ? ['speaking', 'Listening… go on, or wait for the tutor'] : ['speaking', 'Hearing you…'];
+    }
     micStatus.dataset.state = state;
     if (micStatus.textContent !== text) micStatus.textContent = text;
   }
@@ -508,6 +511,7 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
       }
       responding = null;
       speaking = false;
+      paused = false;
       requeue();
       transcript.userDropped(); // speech that was not transcribed
     }
@@ -594,11 +598,23 @@ export async function tutorPage({ root, params, api, session, navigate, signal }
         break;
       case 'speech.started':
         speaking = true;
+        paused = false;
         if (player?.playing) interrupt({ cancel: false, why: 'barge_in' });
         transcript.userPending().setState('Listening…');
         break;
+      case 'speech.paused':
+        // The learner paused: the server is deciding whether the turn ended. Nothing is sent
+        // or charged yet, so the learner can simply go on.
+        paused = true;
+        transcript.pendingUser?.setState('Listening… go on, or wait for the tutor');
+        break;
+      case 'speech.resumed':
+        paused = false;
+        transcript.pendingUser?.setState('Listening…');
+        break;
       case 'speech.stopped':
         speaking = false;
+        paused = false;
         transcript.pendingUser?.setState('Transcribing…');
         break;
       case 'transcript.user':
