@@ -92,10 +92,12 @@ ensure_weed() {
 }
 
 # weed_port prints a free loopback port p whose p+10000 (SeaweedFS serves gRPC there) is free too.
+# Both are below Linux's ephemeral range (32768 up), where an outgoing connection could take the
+# port between this check and SeaweedFS binding it (a benchmark holds tens of thousands).
 weed_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 20000 ))
+    p=$(( 20000 + RANDOM % 2700 ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 10000))") 2>/dev/null; then
       echo "$p"
       return

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // Stored audio in the object store (AUDIO_STORE=s3): the server overhead with 200 talking
@@ -93,18 +95,47 @@ type dbWrites struct {
 	Xacts       int64 `db:"xacts"`
 }
 
+// dbWritesSQL reads the database's WAL position and transaction count, and the clips of the
+// run's learners ($1): other clips (an earlier item's, still being stored) are not counted.
 const dbWritesSQL = `
 SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS wal,
        pg_total_relation_size('audio_clips') AS tbl,
-       (SELECT count(*) FROM audio_clips) AS clips,
-       (SELECT COALESCE(sum(size), 0) FROM audio_clips WHERE object_key IS NOT NULL)::bigint AS object_bytes,
-       (SELECT COALESCE(sum(COALESCE(size, octet_length(data))), 0) FROM audio_clips)::bigint AS clip_bytes,
+       (SELECT count(*) FROM audio_clips WHERE user_id = ANY($1::uuid[])) AS clips,
+       (SELECT COALESCE(sum(size), 0) FROM audio_clips WHERE user_id = ANY($1::uuid[]) AND object_key IS NOT NULL)::bigint AS object_bytes,
+       (SELECT COALESCE(sum(COALESCE(size, octet_length(data))), 0) FROM audio_clips WHERE user_id = ANY($1::uuid[]))::bigint AS clip_bytes,
        (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS xacts`
 
-func (e *env) readWrites(ctx context.Context) (dbWrites, error) {
+func (e *env) readWrites(ctx context.Context, ls []learner) (dbWrites, error) {
+	ids := make([]string, len(ls))
+	for i, l := range ls {
+		ids[i] = l.user.ID
+	}
 	var d dbWrites
-	err := e.store.DB().GetContext(ctx, &d, dbWritesSQL)
+	err := e.store.DB().GetContext(ctx, &d, dbWritesSQL, pq.Array(ids))
 	return d, err
+}
+
+// quiet waits until no audio clip has been stored for 3 s: the WAL and the transactions
+// counted next are this item's, not the end of an earlier item's turns.
+func (e *env) quiet(ctx context.Context) error {
+	var last, n int64 = -1, 0
+	still := time.Now()
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
+		if err := e.store.DB().GetContext(ctx, &n, `SELECT count(*) FROM audio_clips`); err != nil {
+			return err
+		}
+		if n != last {
+			last, still = n, time.Now()
+		} else if time.Since(still) >= 3*time.Second {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("audio clips were still being stored after 2 minutes")
 }
 
 // writesPerTurn: sessions talking at once, turns each, until every turn's two clips are
@@ -114,7 +145,10 @@ func (e *env) writesPerTurn(ctx context.Context, sessions, turns int) (AudioWrit
 	if err != nil {
 		return AudioWriteFigure{}, err
 	}
-	before, err := e.readWrites(ctx)
+	if err := e.quiet(ctx); err != nil {
+		return AudioWriteFigure{}, err
+	}
+	before, err := e.readWrites(ctx, ls)
 	if err != nil {
 		return AudioWriteFigure{}, err
 	}
@@ -148,7 +182,7 @@ func (e *env) writesPerTurn(ctx context.Context, sessions, turns int) (AudioWrit
 	var after dbWrites
 	reads := 1 // this generator's own transactions since before, each one read
 	for deadline := time.Now().Add(30 * time.Second); ; reads++ {
-		if after, err = e.readWrites(ctx); err != nil {
+		if after, err = e.readWrites(ctx, ls); err != nil {
 			return AudioWriteFigure{}, err
 		}
 		if after.Clips >= before.Clips+int64(2*total) {
@@ -167,7 +201,7 @@ func (e *env) writesPerTurn(ctx context.Context, sessions, turns int) (AudioWrit
 	case <-time.After(11 * time.Second):
 	}
 	var counted dbWrites
-	if counted, err = e.readWrites(ctx); err != nil {
+	if counted, err = e.readWrites(ctx, ls); err != nil {
 		return AudioWriteFigure{}, err
 	}
 	reads++

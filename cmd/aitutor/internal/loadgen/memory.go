@@ -23,14 +23,11 @@ type Memory struct {
 func (e *env) memory(ctx context.Context, rep *Report) error {
 	m := &Memory{IdleSessions: e.cfg.IdleSessions}
 	rep.Memory = m
-	ls, err := e.learners(ctx, 1)
+	// One idle session per learner, as in a school: a learner's sessions are limited
+	// (MAX_SESSIONS_PER_USER), across instances.
+	many, err := e.learners(ctx, e.cfg.IdleSessions)
 	if err != nil {
 		return err
-	}
-	// Idle sessions all on one learner's membership.
-	many := make([]learner, e.cfg.IdleSessions)
-	for i := range many {
-		many[i] = ls[0]
 	}
 	base, err := e.memory1(ctx, true)
 	if err != nil {
