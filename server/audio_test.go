@@ -182,8 +182,12 @@ func TestObjectStoreDown(t *testing.T) {
 	u, tok, m := env.Learner("ann@example.com", intp(5))
 	c := dial(t, env, tok, m.ID)
 	before := spokenTurn(t, c)
+	// Both clips of the first turn are stored (after the turn) before the store goes down.
 	if r := fetchClip(t, env, before.AudioURL); r.Status != 200 {
 		t.Fatalf("reply before the outage: %d", r.Status)
+	}
+	if r := fetchClip(t, env, before.UserAudioURL); r.Status != 200 {
+		t.Fatalf("the learner's recording before the outage: %d", r.Status)
 	}
 
 	weed.Stop()

@@ -52,6 +52,7 @@ type doneEvent struct {
 	RemainingChatUses *int            `json:"remainingChatUses"`
 	Metrics           session.Metrics `json:"metrics"`
 	AudioURL          string          `json:"audioUrl"`
+	UserAudioURL      string          `json:"userAudioUrl"`
 }
 
 func lastDone(t *testing.T, evs []client.Event) doneEvent {

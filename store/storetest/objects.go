@@ -230,8 +230,13 @@ while kill -0 "$parent" 2>/dev/null && kill -0 "$w" 2>/dev/null; do sleep 0.5; d
 	}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Ready when an object can be written: SeaweedFS allocates its first volumes on the
+		// first write, which can take seconds, longer than a test's S3_TIMEOUT.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := o.Ensure(ctx)
+		if err == nil {
+			err = o.Put(ctx, "ready", strings.NewReader("ok"), 2, "text/plain")
+		}
 		cancel()
 		if err == nil {
 			return w, nil
