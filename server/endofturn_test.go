@@ -28,14 +28,7 @@ func TestHesitantLearnerIsOneTurn(t *testing.T) {
 	providers := offlineEngines(t)
 	env := servertest.New(t, servertest.Options{Providers: &providers})
 	_, tok, m := env.Learner("hesitant@example.com", intp(3))
-	c, err := client.Dial(context.Background(), env.WSURL(m.ID), client.Options{Token: tok})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if _, err := c.Until(5*time.Second, "session.created"); err != nil {
-		t.Fatal(err)
-	}
+	c := dial(t, env, tok, m.ID)
 	silence := func(d time.Duration) []int16 { return client.Silence(d, 16000) }
 	// "Yesterday I went to the … cinema with my friends", with 1.2 s to find the word.
 	streamLive(t, c, silence(300*time.Millisecond), offlineSpeech(t, "Yesterday I went to the"), silence(1200*time.Millisecond),
@@ -67,14 +60,7 @@ func TestCompleteQuestionEndsAfterAShortSilence(t *testing.T) {
 	providers := offlineEngines(t)
 	env := servertest.New(t, servertest.Options{Providers: &providers})
 	_, tok, m := env.Learner("question@example.com", intp(3))
-	c, err := client.Dial(context.Background(), env.WSURL(m.ID), client.Options{Token: tok})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if _, err := c.Until(5*time.Second, "session.created"); err != nil {
-		t.Fatal(err)
-	}
+	c := dial(t, env, tok, m.ID)
 	streamLive(t, c, client.Silence(300*time.Millisecond, 16000), offlineSpeech(t, "Where do you live"), client.Silence(3*time.Second, 16000))
 	evs, err := c.Until(60*time.Second, "response.done", "error")
 	if err != nil {

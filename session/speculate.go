@@ -208,18 +208,28 @@ func (sp *speculation) takeReply(ctx context.Context, req ChatRequest) (r *reply
 	return r, sp.produced
 }
 
-// release ends an adopted speculation whose answer the turn did not take (it ended before
-// answering): a prepared answer is cancelled and counted as wasted.
-func (sp *speculation) release() {
+// abandon settles the speculation unused, once, and cancels its work; ok is false when it was
+// settled already. r is the answer it was preparing, if any.
+func (sp *speculation) abandon() (r *reply, ok bool) {
 	sp.mu.Lock()
 	if sp.settled {
 		sp.mu.Unlock()
-		return
+		return nil, false
 	}
 	sp.settled = true
-	r := sp.reply
+	r = sp.reply
 	sp.mu.Unlock()
 	sp.cancel(errSpeculationDropped)
+	return r, true
+}
+
+// release ends an adopted speculation whose answer the turn did not take (it ended before
+// answering): a prepared answer is cancelled and counted as wasted.
+func (sp *speculation) release() {
+	r, ok := sp.abandon()
+	if !ok {
+		return
+	}
 	if r != nil {
 		sp.countReply(r, false)
 	}
@@ -227,15 +237,10 @@ func (sp *speculation) release() {
 
 // drop cancels a speculation that no turn adopts and counts its calls as wasted.
 func (sp *speculation) drop() {
-	sp.mu.Lock()
-	if sp.settled {
-		sp.mu.Unlock()
+	r, ok := sp.abandon()
+	if !ok {
 		return
 	}
-	sp.settled = true
-	r := sp.reply
-	sp.mu.Unlock()
-	sp.cancel(errSpeculationDropped)
 	go func() {
 		<-sp.sttDone // the transcription ends at once when cancelled
 		if sp.transcribed {
