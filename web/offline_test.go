@@ -90,7 +90,8 @@ func TestTutorPageWithOfflineEngines(t *testing.T) {
 // TestSpokenConversationReviewedOffline (issue 12) is a spoken conversation on the offline
 // engines from the learner's microphone to the review page, in real Chromium: espeak-ng speaks
 // two sentences of the learner's, the second with a mistake that pocketsphinx reliably keeps
-// ("married with" for "married to"); pocketsphinx recognises both, the scripted tutor answers
+// ("married with" for "married to"; the words after it vary with where the turn's audio begins,
+// "a doctor" or "a lot of"); pocketsphinx recognises both, the scripted tutor answers
 // each out loud; then "Review this conversation" on the tutor page has the offline rule-based
 // reviewer write the review, and the review page shows the correction beside the learner's own
 // words (the mistake marked, the better version, the explanation, and a replay of that turn's
@@ -111,7 +112,7 @@ func TestSpokenConversationReviewedOffline(t *testing.T) {
 
 	// Two spoken turns, each recognised and answered out loud.
 	p.waitJS("the first sentence answered", `aitutorDebug.count("response.done") >= 1`, 90*time.Second)
-	p.waitJS("the second sentence recognised", `[...document.querySelectorAll(".bubble-user")].some(b => /married with a doctor/i.test(b.innerText))`, 90*time.Second)
+	p.waitJS("the second sentence recognised", `[...document.querySelectorAll(".bubble-user")].some(b => /married with/i.test(b.innerText))`, 90*time.Second)
 	p.waitJS("the second sentence answered", `aitutorDebug.count("response.done") >= 2`, 60*time.Second)
 	p.waitJS("both answers played", `aitutorDebug.probes.audio.playedSamples >= 2 * 24000`, 30*time.Second)
 	said := evalJS[[]string](p, `[...document.querySelectorAll(".bubble-user p")].map(p => p.innerText)`)
@@ -128,9 +129,9 @@ func TestSpokenConversationReviewedOffline(t *testing.T) {
 	p.click("#review-conversation")
 	p.waitJS("the review page", fmt.Sprintf(`location.hash === %q && document.querySelector("#review-corrections")`, "#/conversations/"+conv+"/review"), 60*time.Second)
 	item := `#review-corrections li.correction`
-	p.waitJS("a correction of the spoken mistake", `[...document.querySelectorAll("#review-corrections li.correction")].some(li => /married with a doctor/i.test(li.querySelector("blockquote")?.innerText ?? ""))`, 10*time.Second)
+	p.waitJS("a correction of the spoken mistake", `[...document.querySelectorAll("#review-corrections li.correction")].some(li => /married with/i.test(li.querySelector("blockquote")?.innerText ?? ""))`, 10*time.Second)
 	found := evalJS[map[string]string](p, `(() => {
-		const li = [...document.querySelectorAll("#review-corrections li.correction")].find(li => /married with a doctor/i.test(li.querySelector("blockquote").innerText));
+		const li = [...document.querySelectorAll("#review-corrections li.correction")].find(li => /married with/i.test(li.querySelector("blockquote").innerText));
 		return {
 			said: li.querySelector("blockquote").innerText,
 			marked: li.querySelector("blockquote mark")?.innerText ?? "",
