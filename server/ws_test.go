@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -284,6 +285,10 @@ func TestQuotaExhaustedSendsNothingToTheChatModel(t *testing.T) {
 	if evs[len(evs)-1].Field("code") != "quota_exhausted" || env.Sim.Calls(openaisim.EndpointChat) != 1 {
 		t.Fatalf("spoken turn on exhausted membership: %s", evs[len(evs)-1].Raw)
 	}
+	// The session knows the membership cannot pay: the speech was not even transcribed.
+	if n := env.Sim.Calls(openaisim.EndpointSTT); n != 0 {
+		t.Fatalf("%d transcriptions for a membership known to be exhausted", n)
+	}
 	// A new session is refused before the upgrade.
 	_, err = client.Dial(context.Background(), env.WSURL(m.ID), client.Options{Token: tok})
 	var he *client.HTTPError
@@ -292,12 +297,57 @@ func TestQuotaExhaustedSendsNothingToTheChatModel(t *testing.T) {
 	}
 }
 
+// TestAnotherSessionSpentTheLastUse: a session's count said the membership could pay, so the
+// charge ran beside the transcription, but another session had spent the last use meanwhile.
+// The turn is refused like any other (nothing heard, nothing asked, one charge in the ledger);
+// it cost one transcription, and the session now knows not to transcribe again.
+func TestAnotherSessionSpentTheLastUse(t *testing.T) {
+	noLeaks(t)
+	env := servertest.New(t, servertest.Options{})
+	_, tok, m := env.Learner("ann@example.com", intp(1))
+	a, b := dial(t, env, tok, m.ID), dial(t, env, tok, m.ID)
+	a.Text("first")
+	if evs, err := a.Until(10*time.Second, "response.done", "error"); err != nil || evs[len(evs)-1].Type != "response.done" {
+		t.Fatalf("first turn: %v %s", err, client.Types(evs))
+	}
+	speech := client.Join(client.Voice(time.Second, 16000), client.Silence(3*time.Second, 16000))
+	for i := range 2 {
+		b.Stream(context.Background(), speech, 16000, 20*time.Millisecond, false) //nolint:errcheck
+		evs, err := b.Until(10*time.Second, "error", "response.started")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := evs[len(evs)-1]; last.Field("code") != "quota_exhausted" || indexOf(evs, "transcript.user") >= 0 {
+			t.Fatalf("spoken turn %d after the last use was spent elsewhere: %s", i+1, client.Types(evs))
+		}
+	}
+	if n := env.Sim.Calls(openaisim.EndpointSTT); n != 1 {
+		t.Fatalf("%d transcriptions, want 1 (the turn charged beside it; none once the session knew)", n)
+	}
+	if n := env.Sim.Calls(openaisim.EndpointChat); n != 1 {
+		t.Fatalf("%d chat requests, want 1", n)
+	}
+	ledger, _ := env.Store.LedgerByMembership(context.Background(), m.ID)
+	if len(ledger) != 1 || ledger[0].Kind != "charge" {
+		t.Fatalf("ledger %+v", ledger)
+	}
+}
+
 // slowReplies makes replies long enough to talk over.
 var slowReplies = openaisim.Profile{Name: "slow", STT: 10 * time.Millisecond, ChatFirstToken: 20 * time.Millisecond,
 	ChatPerToken: 20 * time.Millisecond, TTSFirstByte: 20 * time.Millisecond, TTSSpeed: 1}
 
+// TestBargeIn talks over a reply. The client says how much of it was heard (response.truncate)
+// right after response.cancelled, or a moment later as over a slow network: either way the next
+// chat request sees the reply as far as the learner heard it.
 func TestBargeIn(t *testing.T) {
 	noLeaks(t)
+	for _, late := range []time.Duration{0, 150 * time.Millisecond} {
+		t.Run(fmt.Sprintf("truncate after %v", late), func(t *testing.T) { bargeIn(t, late) })
+	}
+}
+
+func bargeIn(t *testing.T, truncateAfter time.Duration) {
 	p := slowReplies
 	env := servertest.New(t, servertest.Options{Profile: &p})
 	_, tok, m := env.Learner("ann@example.com", intp(5))
@@ -333,6 +383,7 @@ func TestBargeIn(t *testing.T) {
 		}
 	}
 	// The learner heard 500 ms of the reply.
+	time.Sleep(truncateAfter)
 	c.Truncate(turn1, 500)
 	// No audio of the cancelled reply follows; the next turn answers the interruption.
 	evs, err = c.Until(15*time.Second, "response.text.delta") // the second chat request is out

@@ -71,20 +71,37 @@ func ledgerContext(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // charge takes the turn's use. It reports whether the turn may go on.
 func (e *Tutor) charge(t *turn, sk sink) bool {
+	return e.charged(t, sk, e.takeUse(t))
+}
+
+// chargeResult is what the ledger said to a charge.
+type chargeResult struct {
+	charge store.Charge
+	err    error
+}
+
+// takeUse charges the turn's use in the ledger. It only talks to the store, so it may run beside
+// the transcription (pipeline.go); charged applies its result on the turn's goroutine.
+func (e *Tutor) takeUse(t *turn) chargeResult {
 	ctx, cancel := ledgerContext(t.ctx)
 	defer cancel()
 	start := time.Now()
 	c, err := e.store.ChargeChatUse(ctx, t.userID, t.membershipID, t.in.channel)
 	e.metrics.stages.WithLabelValues(t.channel(), "charge").Observe(time.Since(start).Seconds())
-	if err != nil {
-		if _, known := ProblemOf(err); !known {
-			t.logger.Error("charge failed", "turn", t.id, "err", err)
+	return chargeResult{c, err}
+}
+
+// charged applies a charge's result to the turn; a refused charge ends it.
+func (e *Tutor) charged(t *turn, sk sink, r chargeResult) bool {
+	if r.err != nil {
+		if _, known := ProblemOf(r.err); !known {
+			t.logger.Error("charge failed", "turn", t.id, "err", r.err)
 		}
-		sk.refused(t, err)
+		sk.refused(t, r.err)
 		return false
 	}
-	t.charge = &c
-	t.remaining = c.Remaining
+	t.charge = &r.charge
+	t.remaining = r.charge.Remaining
 	return true
 }
 

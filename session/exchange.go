@@ -118,6 +118,9 @@ func (c *collectSink) heard(t *turn) bool {
 
 func (c *collectSink) refused(_ *turn, err error) { c.err = err }
 
+// canPay: an upload-and-wait turn is charged before its transcription (there is no last count).
+func (c *collectSink) canPay(*turn) bool { return false }
+
 func (c *collectSink) answering(*turn) {}
 
 func (c *collectSink) deliver(t *turn) bool {

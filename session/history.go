@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aitutor/aitutor/store"
@@ -25,6 +26,7 @@ type historyEntry struct {
 	assistant string
 	// segments map the reply's audio to its text, for response.truncate (live turns only).
 	segments []segment
+	cut      bool // the client said how much of the reply was heard
 }
 
 // segment is one sentence of a reply and the byte range of its audio.
@@ -146,6 +148,11 @@ type pendingTruncate struct {
 func (s *Session) truncate(turnID string, audioEndMs int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.truncates++
+	if s.truncated != nil {
+		close(s.truncated)
+		s.truncated = nil
+	}
 	for i := len(s.history) - 1; i >= 0; i-- {
 		if s.history[i].turnID == turnID {
 			s.applyTruncate(&s.history[i], audioEndMs)
@@ -179,6 +186,7 @@ func (s *Session) applyTruncate(e *historyEntry, audioEndMs int) {
 	if e.segments == nil {
 		return // a turn of an earlier session: its stored text is what was heard
 	}
+	e.cut = true
 	kept := heardText(e.segments, int64(audioEndMs)*outputBytesPerMs)
 	if kept == e.assistant {
 		return
@@ -194,4 +202,54 @@ func (s *Session) applyTruncate(e *historyEntry, audioEndMs int) {
 			s.logger.Warn("truncating turn", "turn", turnID, "err", err)
 		}
 	}()
+}
+
+// truncateWait bounds how long a turn that interrupted a reply waits for the client to say how
+// much of that reply the learner heard: about one round trip after response.cancelled.
+const truncateWait = 250 * time.Millisecond
+
+// awaitTruncate gives the client a moment to send the response.truncate of the reply that t's
+// words interrupted, so that the chat model sees that reply as far as the learner heard it (the
+// client can only know once it stopped playing; it sends it with, or right after,
+// response.cancelled). Until it arrives the history holds the server's own estimate from the
+// audio it wrote. No wait when the reply had no audio, when the client already sent the
+// truncate, or when this client has let a wait run out without ever sending one.
+func (s *Session) awaitTruncate(t *turn) {
+	p := t.interrupting
+	if p == nil || p.firstAudio.Load() == 0 {
+		return
+	}
+	if why, _ := p.stopReason(); why != ReasonBargeIn {
+		return
+	}
+	timer := time.NewTimer(truncateWait)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		done := s.truncateMissed && s.truncates == 0
+		for i := len(s.history) - 1; i >= 0 && !done; i-- {
+			if e := &s.history[i]; e.turnID == p.id {
+				done = e.cut || e.segments == nil
+				break
+			}
+		}
+		if s.truncated == nil {
+			s.truncated = make(chan struct{})
+		}
+		arrived := s.truncated
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-arrived:
+		case <-timer.C:
+			s.mu.Lock()
+			s.truncateMissed = true
+			s.mu.Unlock()
+			return
+		case <-t.ctx.Done():
+			return
+		}
+	}
 }

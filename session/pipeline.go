@@ -17,7 +17,9 @@ import (
 //
 //	hear     typed text, or speech → text; audio without detected speech never reaches the
 //	         transcriber
-//	charge   one chat use (billing.go), before any provider call; refused: an error and the end
+//	charge   one chat use (billing.go), before any chat call; before the transcription too,
+//	         unless the membership is known to be able to pay (then beside it); refused: an
+//	         error and the end
 //	answer   the chat model streams the reply; each sentence is synthesized as soon as it is
 //	         complete, the next while the current one plays (reply.go)
 //	deliver  the sink gives the learner the reply and says whether they got it (the billing rule)
@@ -31,6 +33,9 @@ type sink interface {
 	heard(t *turn) bool
 	// refused ends a turn before it answers: a refused charge, a failed transcription, no words.
 	refused(t *turn, err error)
+	// canPay reports whether the membership is known to be able to pay for t (the session's last
+	// count): its charge may then run beside the transcription.
+	canPay(t *turn) bool
 	// answering: the use is charged and the chat model is asked.
 	answering(t *turn)
 	// deliver gives the learner the reply while it is produced and returns when it was
@@ -203,10 +208,28 @@ func (e *Tutor) hear(t *turn, sk sink) bool {
 		return sk.heard(t) && e.charge(t, sk)
 	}
 	hearFirst := t.interrupting != nil
-	if !hearFirst && !e.charge(t, sk) {
-		return false
+	var text string
+	var err error
+	switch {
+	case hearFirst:
+		text, err = e.transcribeTurn(t)
+	case sk.canPay(t):
+		// The membership's last count says it can pay: the charge's commit runs beside the
+		// transcription, off the critical path. A charge refused after all (another session spent
+		// the last use, the membership expired) costs that one transcription.
+		result := make(chan chargeResult, 1)
+		go func() { result <- e.takeUse(t) }()
+		text, err = e.transcribeTurn(t)
+		if !e.charged(t, sk, <-result) {
+			return false
+		}
+	default:
+		// Not known to be able to pay: no transcription before the charge.
+		if !e.charge(t, sk) {
+			return false
+		}
+		text, err = e.transcribeTurn(t)
 	}
-	text, err := e.transcribeTurn(t)
 	switch {
 	case t.ctx.Err() != nil:
 		e.refund(t, RefundSuperseded)

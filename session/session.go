@@ -81,6 +81,11 @@ type Session struct {
 	profile   string // what the tutor remembers of the learner, for its instructions
 	// pendingTruncate is a response.truncate for the turn that is finishing.
 	pendingTruncate *pendingTruncate
+	// truncates counts the client's truncates; truncateMissed: a wait for one ran out before
+	// this client ever sent one; truncated is closed when one arrives (awaitTruncate, history.go).
+	truncates      int
+	truncateMissed bool
+	truncated      chan struct{}
 }
 
 const (

@@ -136,6 +136,13 @@ func (s *Session) maySpeculate() bool {
 	return !s.draining && (s.remaining == nil || *s.remaining > 0)
 }
 
+// canPay reports whether the session's last count of the membership's uses can pay for a turn
+// (nil: unlimited). The pipeline then charges beside the transcription.
+func (s *Session) canPay(*turn) bool {
+	r := s.getRemaining()
+	return r == nil || *r > 0
+}
+
 // canAnswerAhead reports whether a speculation may ask the chat model.
 func (s *Session) canAnswerAhead() bool {
 	if s.holdTurns {

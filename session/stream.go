@@ -321,6 +321,7 @@ func (s *Session) refused(t *turn, err error) {
 
 // answering: the turn is charged and the tutor answers.
 func (s *Session) answering(t *turn) {
+	s.awaitTruncate(t)
 	// Taken now: an interrupted reply has just entered the history.
 	t.settings, t.history, t.profile = s.settingsSnapshot(), s.historySnapshot(), s.profile
 	s.setRemaining(t.remaining)
