@@ -106,26 +106,11 @@ echo "the second instance did not start" >&2; exit 1
 SH
   chmod +x "$tmp/instance2.sh"
   "$tmp/instance2.sh"
-  cat >"$tmp/haproxy.cfg" <<CFG
-global
-    maxconn 4000
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    timeout tunnel 1h
-frontend tutor
-    bind 127.0.0.1:$lbport
-    default_backend aitutor
-backend aitutor
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 300ms fall 2 rise 2
-    server a 127.0.0.1:$port check
-    server b 127.0.0.1:$port2 check
-CFG
+  # deploy/haproxy.cfg, what docker compose runs, with this run's ports.
+  { sed -e "s/^\([[:space:]]*bind[[:space:]]\).*/\1127.0.0.1:$lbport/" -e '/^[[:space:]]*server[[:space:]]/d' deploy/haproxy.cfg
+    echo "    server a 127.0.0.1:$port check"
+    echo "    server b 127.0.0.1:$port2 check"
+  } >"$tmp/haproxy.cfg"
   haproxy -f "$tmp/haproxy.cfg" -db >"$tmp/haproxy.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$lbport/readyz" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -76,7 +76,7 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 
 	lbPort := freePort(t)
 	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
-	os.WriteFile(cfg, []byte(haproxyConfig(lbPort, ports[:])), 0o644) //nolint:errcheck
+	os.WriteFile(cfg, []byte(haproxyConfig(t, lbPort, ports[:])), 0o644) //nolint:errcheck
 	lb := exec.Command(haproxy, "-f", cfg, "-db")
 	lbLog, _ := os.Create(filepath.Join(t.TempDir(), "haproxy.log"))
 	lb.Stdout, lb.Stderr = lbLog, lbLog
@@ -242,25 +242,26 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 	}
 }
 
-func haproxyConfig(port int, backends []int) string {
+// haproxyConfig is deploy/haproxy.cfg, the configuration docker compose runs, with this test's
+// ports: the frontend bound to port, and one server line for each of backends.
+func haproxyConfig(t *testing.T, port int, backends []int) string {
+	t.Helper()
+	shipped, err := os.ReadFile(filepath.Join("..", "deploy", "haproxy.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `global
-    maxconn 4000
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    timeout tunnel 1h
-frontend tutor
-    bind 127.0.0.1:%d
-    default_backend aitutor
-backend aitutor
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 300ms fall 2 rise 2
-`, port)
+	for _, line := range strings.Split(string(shipped), "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) > 0 && f[0] == "bind":
+			fmt.Fprintf(&b, "    bind 127.0.0.1:%d\n", port)
+		case len(f) > 0 && f[0] == "server":
+			// The compose services; this test's instances are appended below (the backend
+			// section is the file's last).
+		default:
+			b.WriteString(line + "\n")
+		}
+	}
 	for i, p := range backends {
 		fmt.Fprintf(&b, "    server aitutor%d 127.0.0.1:%d check\n", i, p)
 	}

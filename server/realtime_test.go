@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -225,10 +227,7 @@ func TestRealtimeTelephonyAudio(t *testing.T) {
 		"output": map[string]any{"format": map[string]any{"type": "audio/pcmu"}}}}})
 	c.until("session.updated")
 	speech := session.ResampleAll(client.Join(client.Silence(200*time.Millisecond, 16000), client.Voice(1000*time.Millisecond, 16000), client.Silence(200*time.Millisecond, 16000)), 16000, 8000)
-	var mu []byte
-	for _, s := range speech {
-		mu = append(mu, muLaw(s))
-	}
+	mu := muLaw(t, speech)
 	c.send(map[string]any{"type": "input_audio_buffer.append", "audio": base64.StdEncoding.EncodeToString(mu)})
 	c.send(map[string]any{"type": "input_audio_buffer.commit"})
 	c.until("input_audio_buffer.committed")
@@ -249,23 +248,23 @@ func TestRealtimeTelephonyAudio(t *testing.T) {
 	c.conn.Close()
 }
 
-// muLaw encodes one sample (the standard G.711 µ-law, for the test's input).
-func muLaw(s int16) byte {
-	const bias, clip = 0x84, 32635
-	v := int32(s)
-	sign := byte(0)
-	if v < 0 {
-		v, sign = -v, 0x80
+// muLaw encodes 8 kHz samples as G.711 µ-law with ffmpeg: an encoder that is not the server's.
+func muLaw(t *testing.T, samples []int16) []byte {
+	t.Helper()
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal("this test encodes its telephony audio with ffmpeg: apt-get install ffmpeg (make test installs it when it can)")
 	}
-	if v > clip {
-		v = clip
+	cmd := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error",
+		"-f", "s16le", "-ar", "8000", "-ac", "1", "-i", "pipe:0", "-f", "mulaw", "pipe:1")
+	cmd.Stdin = bytes.NewReader(session.EncodePCM16(nil, samples))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || len(out) != len(samples) {
+		t.Fatalf("ffmpeg µ-law: %v (%d bytes for %d samples) %s", err, len(out), len(samples), stderr.String())
 	}
-	v += bias
-	exp := byte(7)
-	for mask := int32(0x4000); v&mask == 0 && exp > 0; mask >>= 1 {
-		exp--
-	}
-	return ^(sign | exp<<4 | byte(v>>(exp+3))&0x0F)
+	return out
 }
 
 func checkOrder(t *testing.T, evs []map[string]any, order []string) {
