@@ -338,11 +338,13 @@ func (s *Server) transcriptions(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	p, transcript := s.profile, s.transcript
 	s.mu.Unlock()
+	// Heard within the profile's time, not after it: the answer is due STT after the request.
+	text := transcript(hdr.Filename, data)
 	if !sleep(r.Context(), p.STT-time.Since(start)) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"text": transcript(hdr.Filename, data)}) //nolint:errcheck
+	json.NewEncoder(w).Encode(map[string]any{"text": text}) //nolint:errcheck
 }
 
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
