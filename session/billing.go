@@ -10,8 +10,11 @@ import (
 
 // The billing rule (README "Money and quotas"): a chat use pays for one answer the learner got.
 //
-//   - A turn is charged before anything is sent to a provider: a membership that cannot pay
-//     never costs a transcription, a chat completion or speech.
+//   - A turn is charged before anything is sent to the chat model or speech: a membership that
+//     cannot pay never costs a chat completion or speech. A live spoken turn is charged beside
+//     its transcription when the session's last count says the membership can pay, before it
+//     otherwise: a membership that cannot pay costs at most one transcription per session (when
+//     its last use went elsewhere since the session counted).
 //   - On a live session the learner got the answer once they heard its first sentence in full,
 //     by the server's model of their player (playback.go): the reply's audio plays in real time
 //     from the moment it is written. A reply stopped (response.cancel), interrupted by the
