@@ -342,7 +342,7 @@ var slowReplies = openaisim.Profile{Name: "slow", STT: 10 * time.Millisecond, Ch
 // chat request sees the reply as far as the learner heard it.
 func TestBargeIn(t *testing.T) {
 	noLeaks(t)
-	for _, late := range []time.Duration{0, 150 * time.Millisecond} {
+	for _, late := range []time.Duration{0, 100 * time.Millisecond} {
 		t.Run(fmt.Sprintf("truncate after %v", late), func(t *testing.T) { bargeIn(t, late) })
 	}
 }
