@@ -15,6 +15,13 @@ tmp=$(mktemp -d /tmp/aitutor-bench.XXXXXX)
 chmod 755 "$tmp"
 pids=()
 cleanup() {
+  status=$?
+  if [ "$status" -ne 0 ]; then
+    # A failed run keeps its servers' logs for the post-mortem.
+    mkdir -p test-artifacts/bench-logs
+    cp "$tmp"/*.log test-artifacts/bench-logs/ 2>/dev/null || true
+    echo "make bench failed; the servers' logs are in test-artifacts/bench-logs" >&2
+  fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$tmp/instance2.pid" ] && kill "$(cat "$tmp/instance2.pid")" 2>/dev/null || true
   wait 2>/dev/null || true

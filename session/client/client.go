@@ -159,6 +159,12 @@ func (c *Client) Events() <-chan Event { return c.events }
 // Done is closed when the session has ended.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
+// Err waits for the session to end and says why (the read error; a close frame is one).
+func (c *Client) Err() error {
+	<-c.done
+	return c.err
+}
+
 // Next returns the next event, waiting at most timeout.
 func (c *Client) Next(timeout time.Duration) (Event, error) {
 	t := time.NewTimer(timeout)

@@ -141,7 +141,7 @@ func (e *env) spokenTurn(ctx context.Context, c *client.Client) (time.Duration, 
 		select {
 		case e, ok := <-c.Events():
 			if !ok {
-				return 0, doneEvent{}, fmt.Errorf("session closed (%d %s)", c.CloseCode, c.CloseText)
+				return 0, doneEvent{}, fmt.Errorf("session closed: %v", c.Err())
 			}
 			ev = e
 		case <-timeout.C:

@@ -181,7 +181,7 @@ func (e *env) speakTurn(ctx context.Context, c *client.Client, speech []int16) (
 		select {
 		case x, ok := <-c.Events():
 			if !ok {
-				return r, fmt.Errorf("session closed (%d %s)", c.CloseCode, c.CloseText)
+				return r, fmt.Errorf("session closed: %v", c.Err())
 			}
 			ev = x
 		case err := <-sendErr:
