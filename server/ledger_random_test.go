@@ -356,7 +356,7 @@ func (l *randomLearner) cancelTurn() {
 	at := time.Now()
 	expect := h.verdict(at)
 	l.c.Cancel()
-	evs, ended = l.afterCancel(started(evs))
+	evs, ended = l.afterCancel(indexOf(evs, "response.started") >= 0)
 	if !ended {
 		return
 	}
@@ -393,15 +393,6 @@ func (l *randomLearner) afterCancel(started bool) (evs []client.Event, ended boo
 			return evs, true
 		}
 	}
-}
-
-func started(evs []client.Event) bool {
-	for _, ev := range evs {
-		if ev.Type == "response.started" {
-			return true
-		}
-	}
-	return false
 }
 
 // readFor reads the turn's events for d; ended reports a turn that ended meanwhile.

@@ -148,16 +148,14 @@ type pendingTruncate struct {
 func (s *Session) truncate(turnID string, audioEndMs int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.truncates++
+	s.truncateSeen = true
 	if s.truncated != nil {
 		close(s.truncated)
 		s.truncated = nil
 	}
-	for i := len(s.history) - 1; i >= 0; i-- {
-		if s.history[i].turnID == turnID {
-			s.applyTruncate(&s.history[i], audioEndMs)
-			return true
-		}
+	if e := s.entry(turnID); e != nil {
+		s.applyTruncate(e, audioEndMs)
+		return true
 	}
 	if t := s.current; t != nil && (t.id == turnID || (t.interrupting != nil && t.interrupting.id == turnID)) {
 		// The turn is still running, or it is the reply that the learner's speech paused.
@@ -172,12 +170,20 @@ func (s *Session) truncate(turnID string, audioEndMs int) bool {
 func (s *Session) assistantText(turnID string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := len(s.history) - 1; i >= 0; i-- {
-		if s.history[i].turnID == turnID {
-			return s.history[i].assistant, true
-		}
+	if e := s.entry(turnID); e != nil {
+		return e.assistant, true
 	}
 	return "", false
+}
+
+// entry is turnID's entry in the history (nil when it has none). s.mu is held.
+func (s *Session) entry(turnID string) *historyEntry {
+	for i := len(s.history) - 1; i >= 0; i-- {
+		if s.history[i].turnID == turnID {
+			return &s.history[i]
+		}
+	}
+	return nil
 }
 
 // applyTruncate cuts e's reply to its first audioEndMs of audio, in memory and in the database
@@ -226,12 +232,9 @@ func (s *Session) awaitTruncate(t *turn) {
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		done := s.truncateMissed && s.truncates == 0
-		for i := len(s.history) - 1; i >= 0 && !done; i-- {
-			if e := &s.history[i]; e.turnID == p.id {
-				done = e.cut || e.segments == nil
-				break
-			}
+		done := s.truncateMissed && !s.truncateSeen
+		if e := s.entry(p.id); e != nil && (e.cut || e.segments == nil) {
+			done = true
 		}
 		if s.truncated == nil {
 			s.truncated = make(chan struct{})

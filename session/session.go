@@ -81,9 +81,9 @@ type Session struct {
 	profile   string // what the tutor remembers of the learner, for its instructions
 	// pendingTruncate is a response.truncate for the turn that is finishing.
 	pendingTruncate *pendingTruncate
-	// truncates counts the client's truncates; truncateMissed: a wait for one ran out before
-	// this client ever sent one; truncated is closed when one arrives (awaitTruncate, history.go).
-	truncates      int
+	// truncateSeen: the client has sent a truncate; truncateMissed: a wait for one ran out
+	// before it ever did; truncated is closed when one arrives (awaitTruncate, history.go).
+	truncateSeen   bool
 	truncateMissed bool
 	truncated      chan struct{}
 }

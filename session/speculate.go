@@ -133,14 +133,7 @@ func (sp *speculation) wordsIn() {
 func (s *Session) maySpeculate() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.draining && (s.remaining == nil || *s.remaining > 0)
-}
-
-// canPay reports whether the session's last count of the membership's uses can pay for a turn
-// (nil: unlimited). The pipeline then charges beside the transcription.
-func (s *Session) canPay(*turn) bool {
-	r := s.getRemaining()
-	return r == nil || *r > 0
+	return !s.draining && payable(s.remaining)
 }
 
 // canAnswerAhead reports whether a speculation may ask the chat model.

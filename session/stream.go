@@ -319,6 +319,13 @@ func (s *Session) refused(t *turn, err error) {
 	s.sendError(errorEvent{Code: p.Code, Message: p.Message, TurnID: t.id, Retryable: p.Retryable})
 }
 
+// canPay reports whether the session's last count of the membership's uses can pay for a turn:
+// the pipeline then charges it beside its transcription.
+func (s *Session) canPay(*turn) bool { return payable(s.getRemaining()) }
+
+// payable reports whether a count of remaining uses can pay for a turn (nil: unlimited).
+func payable(remaining *int) bool { return remaining == nil || *remaining > 0 }
+
 // answering: the turn is charged and the tutor answers.
 func (s *Session) answering(t *turn) {
 	s.awaitTruncate(t)
